@@ -1,0 +1,1 @@
+"""One Chalice blueprint per handler; `http` is the edge they share."""

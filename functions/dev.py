@@ -1,0 +1,30 @@
+"""Local run only (MFA_DEV_MODE=1): mint tokens with the local secret. Never registered in a deployed stage."""
+
+import jwt
+from chalice import Blueprint
+from mfa_core import runtime
+from mfa_core.auth import SCOPES, normalize_user
+from mfa_core.config import TENANT_RE, Settings
+from mfa_core.errors import InvalidRequest
+
+from .http import Call, endpoint, string_field
+
+bp = Blueprint(__name__)
+DEV_TOKEN_SECONDS = 8 * 3600
+
+
+def dev_token(settings: Settings, user: str, tenant: str, scope: str, now: float) -> str:
+    """A caller token as the mail platform would mint it, signed with this deployment's key."""
+    claims = {"sub": user, "tenant": tenant, "scope": scope, "aud": "mfa", "iat": int(now),
+              "exp": int(now) + DEV_TOKEN_SECONDS}
+    return jwt.encode(claims, settings.jwt_signing_key, algorithm=settings.jwt_algorithm)
+
+
+@endpoint(bp, "/v1/dev/token", "POST")
+def token(call: Call) -> dict:
+    user = normalize_user(string_field(call.body, "user", max_length=254))
+    tenant = string_field(call.body, "tenant", max_length=63)
+    scope = string_field(call.body, "scope", max_length=200)
+    if user is None or not TENANT_RE.fullmatch(tenant) or not set(scope.split()) <= SCOPES or not scope.strip():
+        raise InvalidRequest("user, tenant and scope (from mfa:logon mfa:settings mfa:admin mfa:gateway) are required.")
+    return {"token": dev_token(runtime.current().settings, user, tenant, scope, call.now)}

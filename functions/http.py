@@ -1,0 +1,201 @@
+"""The HTTP edge every handler shares: reading the body, the bearer token, CORS, the access log, and
+the one mapping from domain errors (and Chalice's own errors) to the contract's error responses."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from chalice import Blueprint, Response
+from mfa_core import runtime
+from mfa_core.auth import Caller, authenticate
+from mfa_core.errors import InvalidRequest, MfaError, PayloadTooLarge, UnsupportedMediaType
+
+MAX_BODY_BYTES = 16 * 1024
+STATUS = {
+    "invalid_request": 400,
+    "invalid_code": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "already_attached": 409,
+    "conflict": 409,
+    "limit_reached": 409,
+    "enrollment_expired": 410,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "locked": 429,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
+# Chalice answers some requests itself (wrong method, unknown route, crashes) as {"Code", "Message"}.
+CHALICE_ERRORS = {
+    400: ("invalid_request", "The request is not valid."),
+    403: ("forbidden", "You are not allowed to do this."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    415: ("unsupported_media_type", UnsupportedMediaType.message),
+}
+# Every answer may carry a secret or a personal detail: no cache, proxy or browser keeps one.
+BASE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+EXPOSED_HEADERS = "Retry-After, X-Next-Cursor"
+
+access_log = logging.getLogger("mfa.access")
+_methods_by_path: dict[str, set[str]] = {}
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler gets: who calls, the parsed body, and the request facts the service records."""
+
+    caller: Caller | None
+    body: dict
+    query: dict
+    now: float
+    ip: str
+    user_agent: str
+
+
+def endpoint(bp: Blueprint, path: str, method: str, *, scopes: tuple[str, ...] = (), status: int = 200):
+    """Register `view(call, **path_params) -> dict | Response` on `bp` behind the shared edge.
+
+    The first view of a path also answers its CORS preflight (OPTIONS)."""
+
+    def register(view: Callable[..., dict | Response]):
+        methods = [method]
+        if path not in _methods_by_path:
+            _methods_by_path[path] = set()
+            methods.append("OPTIONS")
+        _methods_by_path[path].add(method)
+
+        @functools.wraps(view)
+        def handle(**params: str) -> Response:
+            request = bp.current_request
+            started = time.perf_counter()
+            rt = runtime.current()
+            caller = None
+            if request.method == "OPTIONS":
+                response = Response(body="", status_code=204, headers=_preflight_headers(path))
+            else:
+                try:
+                    now = rt.clock()
+                    if scopes:
+                        caller = authenticate(request.headers.get("authorization"), rt.settings, scopes, now)
+                    call = Call(
+                        caller=caller,
+                        body=read_body(request) if method in ("POST", "PUT", "DELETE") else {},
+                        query=dict(request.query_params or {}),
+                        now=now,
+                        ip=request.context.get("identity", {}).get("sourceIp", ""),
+                        user_agent=request.headers.get("user-agent", ""),
+                    )
+                    result = view(call, **{name: unquote(value) for name, value in params.items()})
+                    response = result if isinstance(result, Response) else Response(body=result, status_code=status)
+                except MfaError as e:
+                    response = error_response(e)
+                response.headers = BASE_HEADERS | response.headers
+            _add_cors(request, response, rt.settings.cors_origins)
+            _log_access(request, response, caller, started)
+            return response
+
+        bp.route(path, methods=methods, content_types=["*/*"])(handle)
+        return handle
+
+    return register
+
+
+def read_body(request) -> dict:
+    """The JSON object of the request; an empty body counts as {}."""
+    raw = request.raw_body or b""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    if not raw.strip():
+        return {}
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType()
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise InvalidRequest("The body is not valid JSON.") from e
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def string_field(body: dict, name: str, *, required: bool = True, max_length: int = 1024) -> str | None:
+    """A body field that must be a string; a number or null is a malformed request, not a wrong code."""
+    if name not in body and not required:
+        return None
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be a string.")
+    if len(value) > max_length:
+        raise InvalidRequest(f"{name} is too long.")
+    return value
+
+
+def bool_field(body: dict, name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be true or false.")
+    return value
+
+
+def error_response(error: MfaError) -> Response:
+    headers = dict(BASE_HEADERS)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    body = {"error": error.error, "message": error.message, **error.extra()}
+    return Response(body=body, status_code=STATUS[error.error], headers=headers)
+
+
+def contract_errors(event, get_response) -> Response:
+    """HTTP middleware: rewrite Chalice's own error bodies ({"Code", "Message"}) to the contract's shape."""
+    response = get_response(event)
+    body = response.body
+    if isinstance(body, dict) and "Code" in body and "error" not in body:
+        error, message = CHALICE_ERRORS.get(response.status_code, ("internal", "Something went wrong."))
+        response.body = {"error": error, "message": message}
+        response.headers = BASE_HEADERS | response.headers
+    return response
+
+
+def _preflight_headers(path: str) -> dict:
+    return {
+        "Access-Control-Allow-Methods": ", ".join(sorted(_methods_by_path[path] | {"OPTIONS"})),
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Max-Age": "600",
+    }
+
+
+def _add_cors(request, response: Response, allowed: tuple[str, ...]) -> None:
+    origin = request.headers.get("origin")
+    if not origin:
+        return
+    response.headers["Vary"] = "Origin"
+    if origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+
+
+def _log_access(request, response: Response, caller: Caller | None, started: float) -> None:
+    # The route template, never the concrete path (it can hold a mailbox address), body or token.
+    entry = {
+        "route": request.context.get("resourcePath", ""),
+        "method": request.method,
+        "status": response.status_code,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+        "tenant": caller.tenant if caller else None,
+    }
+    if isinstance(response.body, dict) and "error" in response.body:
+        entry["error"] = response.body["error"]
+    access_log.info(json.dumps(entry))

@@ -1,0 +1,1 @@
+"""Deployment and local-run tooling (never shipped in the Lambda package)."""

@@ -1,0 +1,116 @@
+"""`make run`: an embedded moto server, the table and key created in it, and the API on 127.0.0.1.
+
+Serves the Chalice app the way `chalice local` does, with two differences: an unknown route answers
+the contract's 404 (as the deployed API Gateway's Gateway Responses do), and replies are not held
+back by Nagle's algorithm on keep-alive connections."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_ENV = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "MFA_DEV_MODE": "1",
+    "MFA_TABLE": "mfa",
+    "MFA_KMS_KEY_ID": "alias/mfa",
+}
+
+
+def _not_found_body() -> bytes:
+    return json.dumps({"error": "not_found", "message": "Not found."}).encode()
+
+
+def contract_gateway_class():
+    from chalice.local import ForbiddenError, LocalGateway, LocalGatewayException
+
+    class RouteNotFound(LocalGatewayException):
+        CODE = 404
+
+    class ContractGateway(LocalGateway):
+        """Chalice's local gateway mimics API Gateway's 403 "Missing Authentication Token" for an
+        unknown route; the contract says 404 not_found."""
+
+        def handle_request(self, method, path, headers, body):
+            try:
+                return super().handle_request(method, path, headers, body)
+            except ForbiddenError as e:  # raised only for unknown routes: we use no API Gateway authorizers
+                raise RouteNotFound(
+                    {"Content-Type": "application/json", "Cache-Control": "no-store"}, _not_found_body()
+                ) from e
+
+    return ContractGateway
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    from moto.server import ThreadedMotoServer
+
+    moto_port = _free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port)
+    moto.start()
+    os.environ.update(LOCAL_ENV)
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
+    try:
+        import boto3
+
+        from infra.resources import create_key, create_table
+
+        create_table(boto3.client("dynamodb"), os.environ["MFA_TABLE"])
+        create_key(boto3.client("kms"))
+        server = _local_server(port)
+        print(f"MFA service on http://127.0.0.1:{port} (moto on 127.0.0.1:{moto_port}; Ctrl-C stops both)")
+        print("Get a token:  make token USER=alice@example.com TENANT=demo SCOPE=mfa:settings")
+        print(f"          or curl -s -X POST http://127.0.0.1:{port}/v1/dev/token "
+              "-H 'Content-Type: application/json' "
+              "-d '{\"user\":\"alice@example.com\",\"tenant\":\"demo\",\"scope\":\"mfa:settings\"}'")
+        sys.stdout.flush()
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        moto.stop()
+
+
+def _local_server(port: int):
+    from http.server import BaseHTTPRequestHandler
+
+    from chalice.cli.factory import CLIFactory
+    from chalice.local import ChaliceRequestHandler, LocalDevServer, create_local_server
+
+    gateway_class = contract_gateway_class()
+
+    class RequestHandler(ChaliceRequestHandler):
+        disable_nagle_algorithm = True
+
+        def __init__(self, request, client_address, server, app_object, config):
+            # Chalice's __init__ builds its own gateway and then serves the request at once, so set
+            # ours and go straight to the base class.
+            self.local_gateway = gateway_class(app_object, config)
+            BaseHTTPRequestHandler.__init__(self, request, client_address, server)
+
+    factory = CLIFactory(project_dir=str(ROOT), environ=os.environ)
+    app = factory.load_chalice_app()
+    config = factory.create_config_obj(chalice_stage_name="dev")
+    create_local_server(app, config, "127.0.0.1", port)  # turns the app into Chalice's local flavour
+    return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=RequestHandler)
+
+
+if __name__ == "__main__":
+    main()

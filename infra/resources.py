@@ -1,0 +1,30 @@
+"""The cloud resources the service needs, created against moto for the local run and the tests.
+
+The deployed stack declares the same table in CloudFormation (PK/SK strings, TTL on `purge_at`)."""
+from __future__ import annotations
+
+from mfa_core.storage import TTL_ATTRIBUTE
+
+KEY_ALIAS = "alias/mfa"
+
+
+def create_table(dynamodb, name: str) -> None:
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def create_key(kms) -> str:
+    """A symmetric KMS key with the alias the stage config names; returns the alias."""
+    key_id = kms.create_key(Description="MFA secrets (local)")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key_id)
+    return KEY_ALIAS

@@ -1,0 +1,91 @@
+"""Bearer tokens in (the mail platform's JWTs -> Caller) and the logon result out (the mfa_token)."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import jwt
+
+from .config import TENANT_RE, Settings
+from .errors import Forbidden, Unauthorized
+
+SCOPES = frozenset({"mfa:logon", "mfa:settings", "mfa:admin", "mfa:gateway"})
+MFA_TOKEN_SECONDS = 300
+LEEWAY_SECONDS = 30  # clock skew between the mail platform and us
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant: str
+    user: str  # the mailbox address, ASCII lower-cased
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def normalize_user(value: object) -> str | None:
+    """A mailbox address as we key it (ASCII lower-case), or None when it can't be one."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 254 or not value.isprintable():
+        return None
+    return value.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def authenticate(authorization: str | None, settings: Settings, scopes: tuple[str, ...], now: float) -> Caller:
+    """The caller of a request whose token is valid and carries one of `scopes`.
+
+    401 for anything wrong with the token itself; 403 for a valid token of the wrong scope or tenant."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    try:
+        claims = jwt.decode(
+            token.strip(),
+            settings.jwt_verify_key,
+            algorithms=[settings.jwt_algorithm],
+            audience="mfa",
+            # Times are checked below against the service's clock (injected in tests), not PyJWT's.
+            options={"require": ["exp", "iat", "aud", "sub", "tenant", "scope"], "verify_exp": False,
+                     "verify_iat": False, "verify_nbf": False},
+        )
+    except jwt.PyJWTError as e:
+        raise Unauthorized() from e
+    if not _current(claims, now):
+        raise Unauthorized()
+    user = normalize_user(claims["sub"])
+    tenant = claims["tenant"]
+    scope = claims["scope"]
+    if user is None or not isinstance(tenant, str) or not TENANT_RE.fullmatch(tenant) or not isinstance(scope, str):
+        raise Unauthorized()
+    caller = Caller(tenant=tenant, user=user, scopes=frozenset(scope.split()) & SCOPES)
+    if settings.pinned_tenant is not None and tenant != settings.pinned_tenant:
+        raise Forbidden("This deployment serves another tenant.")
+    if not any(caller.has(s) for s in scopes):
+        raise Forbidden("The token's scope does not allow this.")
+    return caller
+
+
+def _current(claims: dict, now: float) -> bool:
+    times = [claims["exp"], claims["iat"], claims.get("nbf", claims["iat"])]
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times):
+        return False
+    exp, iat, nbf = times
+    return exp + LEEWAY_SECONDS > now and iat - LEEWAY_SECONDS <= now and nbf - LEEWAY_SECONDS <= now
+
+
+def mfa_token(settings: Settings, caller: Caller, amr: str, now: float) -> str:
+    """The signed logon result the mail logon service checks before it opens a session."""
+    issued = int(now)
+    claims = {
+        "aud": "mail",
+        "sub": caller.user,
+        "tenant": caller.tenant,
+        "amr": [amr],
+        "iat": issued,
+        "exp": issued + MFA_TOKEN_SECONDS,
+        "jti": secrets.token_urlsafe(12),
+    }
+    return jwt.encode(claims, settings.jwt_signing_key, algorithm=settings.jwt_algorithm)

@@ -1,0 +1,125 @@
+"""Domain errors. Each carries the contract's `error` code; `functions/http.py` maps them to HTTP."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+
+class MfaError(Exception):
+    error = "invalid_request"
+    message = "The request is not valid."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+    def extra(self) -> dict:
+        """Fields added to the error body next to `error` and `message`."""
+        return {}
+
+
+class InvalidRequest(MfaError):
+    pass
+
+
+class InvalidCode(MfaError):
+    error = "invalid_code"
+    message = "The verification code is incorrect or has expired."
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__()
+        self.attempts_left = attempts_left
+
+    def extra(self) -> dict:
+        return {"attempts_left": self.attempts_left}
+
+
+class Unauthorized(MfaError):
+    error = "unauthorized"
+    message = "A valid bearer token is required."
+
+
+class Forbidden(MfaError):
+    error = "forbidden"
+    message = "You are not allowed to do this."
+
+
+class NotFound(MfaError):
+    error = "not_found"
+    message = "Not found."
+
+
+class MethodNotAllowed(MfaError):
+    error = "method_not_allowed"
+    message = "This method is not allowed here."
+
+
+class AlreadyAttached(MfaError):
+    error = "already_attached"
+    message = "An authenticator is already attached. Delete it before attaching another."
+
+
+class Conflict(MfaError):
+    error = "conflict"
+    message = "The policy was changed by someone else. Reload it and try again."
+
+
+class LimitReached(MfaError):
+    error = "limit_reached"
+    message = "You have reached the limit."
+
+
+class EnrollmentExpired(MfaError):
+    error = "enrollment_expired"
+    message = "The QR code has expired. Get a new one and scan it again."
+
+
+class PayloadTooLarge(MfaError):
+    error = "payload_too_large"
+    message = "The request body is larger than 16 KiB."
+
+
+class UnsupportedMediaType(MfaError):
+    error = "unsupported_media_type"
+    message = "Send the body as JSON (Content-Type: application/json)."
+
+
+class _RetryLater(MfaError):
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Locked(_RetryLater):
+    error = "locked"
+    message = "Too many incorrect codes. Try again later."
+
+    def extra(self) -> dict:
+        return {"retry_after": self.retry_after}
+
+
+class RateLimited(_RetryLater):
+    error = "rate_limited"
+    message = "Too many requests. Try again later."
+
+    def extra(self) -> dict:
+        return {"retry_after": self.retry_after}
+
+
+class Unavailable(_RetryLater):
+    error = "unavailable"
+    message = "The service is temporarily unavailable. Try again shortly."
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(retry_after)
+
+
+@contextlib.contextmanager
+def aws_unavailable() -> Iterator[None]:
+    """Turn a cloud failure that survived botocore's retries into a 503 (never a 500)."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as e:
+        raise Unavailable() from e

@@ -1,0 +1,77 @@
+"""The composition root: settings, AWS clients and the service, created lazily once per container.
+
+Lazy because Lambda's environment (and moto in tests) must be in place before a boto3 client exists."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from functools import cached_property
+
+from botocore.config import Config
+
+from .config import Settings, settings
+from .crypto import Vault
+from .service import MfaService
+from .storage import Store
+
+# Standard retries (with backoff) before a call counts as failed; short timeouts so a stuck call
+# fails within API Gateway's 29 s instead of hanging the logon.
+AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, aws_config: Config = AWS_CONFIG,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._aws_config = aws_config
+
+    def _client(self, name: str):
+        import boto3
+
+        return boto3.client(name, config=self._aws_config)
+
+    @cached_property
+    def dynamodb(self):
+        return self._client("dynamodb")
+
+    @cached_property
+    def kms(self):
+        return self._client("kms")
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.dynamodb, self.settings.table)
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.kms, self.store, self.settings.kms_key_id)
+
+    @cached_property
+    def service(self) -> MfaService:
+        return MfaService(self.store, self.vault, self.settings)
+
+
+_current: Runtime | None = None
+_lock = threading.Lock()
+
+
+def current() -> Runtime:
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                runtime = Runtime(settings())
+                # Build everything now, under the lock: cached_property is not thread-safe.
+                runtime.service  # noqa: B018
+                _current = runtime
+    return _current
+
+
+def reset() -> None:
+    """Forget the container's state (clients, caches, settings): a new moto scope or new settings."""
+    global _current
+    with _lock:
+        _current = None
+        settings.cache_clear()

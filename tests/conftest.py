@@ -1,0 +1,138 @@
+"""Shared fixtures: moto in-process, the Chalice test client, tokens, and an injectable clock."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+# Fake credentials and the local settings, before anything can create a boto3 client.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "MFA_DEV_MODE": "1",
+        "MFA_TABLE": "mfa",
+        "MFA_KMS_KEY_ID": "alias/mfa",
+    }
+)
+for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MFA_JWT_SECRET", "MFA_JWT_PUBLIC_KEY", "MFA_TENANT"):
+    os.environ.pop(name, None)
+
+import boto3  # noqa: E402
+import jwt  # noqa: E402
+import pyotp  # noqa: E402
+import pytest  # noqa: E402
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from infra.local import contract_gateway_class  # noqa: E402
+from infra.resources import create_key, create_table  # noqa: E402
+from mfa_core import runtime, totp  # noqa: E402
+from mfa_core.config import DEV_SECRET  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = 1_800_000_000.0  # a fixed "now" (2027-01-15) that tests move by hand
+
+
+def make_token(user="alice@example.com", tenant="demo", scope="mfa:settings", *, key=DEV_SECRET,
+               algorithm="HS256", lifetime=600, now=None, **claims) -> str:
+    issued = int(time.time() if now is None else now)
+    payload = {"sub": user, "tenant": tenant, "scope": scope, "aud": "mfa", "iat": issued, "exp": issued + lifetime}
+    payload.update(claims)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, key, algorithm=algorithm)
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Api:
+    """The Chalice test client with JSON in and out, and a token per call."""
+
+    def __init__(self, client: Client, clock: Clock) -> None:
+        self.client = client
+        self.clock = clock
+
+    def call(self, method: str, path: str, body=None, *, token: str | None = None, headers=None, raw: bytes | None = None):
+        sent = {"Content-Type": "application/json"}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        response = self.client.http.request(method, path, headers=sent, body=data)
+        response.json = json.loads(response.body) if response.body else None
+        return response
+
+    def token(self, user="alice@example.com", scope="mfa:settings", tenant="demo", **claims) -> str:
+        return make_token(user, tenant, scope, now=self.clock.now, **claims)
+
+    def as_user(self, method, path, body=None, *, user="alice@example.com", scope="mfa:settings", tenant="demo"):
+        return self.call(method, path, body, token=self.token(user, scope, tenant))
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        runtime.reset()
+        create_table(boto3.client("dynamodb"), os.environ["MFA_TABLE"])
+        create_key(boto3.client("kms"))
+        yield
+    runtime.reset()
+
+
+@pytest.fixture
+def clock(aws) -> Clock:
+    clock = Clock()
+    runtime.current().clock = clock
+    return clock
+
+
+@pytest.fixture(scope="session")
+def chalice_app():
+    from app import app
+
+    return app
+
+
+@pytest.fixture
+def api(aws, clock, chalice_app) -> Api:
+    with Client(chalice_app, stage_name="dev", project_dir=str(ROOT)) as client:
+        # The local server answers unknown routes with the contract's 404; the test client must too.
+        client.http._local_gateway = contract_gateway_class()(chalice_app, client.http._config)
+        yield Api(client, clock)
+
+
+def code_for(otpauth_or_secret: str, now: float, *, algorithm="SHA1", digits=6, period=30, offset_steps=0) -> str:
+    secret = otpauth_or_secret
+    if secret.startswith("otpauth://"):
+        parsed = pyotp.parse_uri(secret)
+        secret, digits, period = parsed.secret, parsed.digits, parsed.interval
+        algorithm = {"sha1": "SHA1", "sha256": "SHA256", "sha512": "SHA512"}[parsed.digest().name]
+    step = totp.step_at(now, period) + offset_steps
+    return totp.code_at(secret, step, algorithm=algorithm, digits=digits)
+
+
+def attach(api: Api, user="alice@example.com", tenant="demo") -> dict:
+    """Enroll and confirm an authenticator; returns the enrollment plus the confirm response."""
+    enrolled = api.as_user("POST", "/v1/authenticator/enroll", {}, user=user, tenant=tenant)
+    assert enrolled.status_code == 200, enrolled.json
+    uri = enrolled.json["otpauth_uri"]
+    confirmed = api.as_user(
+        "POST", "/v1/authenticator/confirm",
+        {"enrollment_id": enrolled.json["enrollment_id"], "code": code_for(uri, api.clock.now)},
+        user=user, tenant=tenant,
+    )
+    assert confirmed.status_code == 200, confirmed.json
+    return {"uri": uri, **enrolled.json, **confirmed.json}
