@@ -1,5 +1,7 @@
 """The Chalice app: registers the blueprints and the error mapping, nothing else."""
+
 from chalice import Chalice
+
 from functions import confirm, delete, enroll, factors, health, http, policy, verify
 from mfa_core.config import settings
 

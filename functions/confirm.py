@@ -1,5 +1,7 @@
 """POST /v1/authenticator/confirm: the app's first code attaches the authenticator ("Attach Now")."""
+
 from chalice import Blueprint
+
 from mfa_core import runtime
 
 from .enroll import ATTACH_SCOPES

@@ -1,5 +1,7 @@
 """DELETE /v1/authenticator: a current code (or a recovery code, phone lost) removes the authenticator."""
+
 from chalice import Blueprint
+
 from mfa_core import runtime
 from mfa_core.errors import InvalidRequest
 

@@ -2,6 +2,7 @@
 
 import jwt
 from chalice import Blueprint
+
 from mfa_core import runtime
 from mfa_core.auth import SCOPES, normalize_user
 from mfa_core.config import TENANT_RE, Settings
@@ -15,8 +16,14 @@ DEV_TOKEN_SECONDS = 8 * 3600
 
 def dev_token(settings: Settings, user: str, tenant: str, scope: str, now: float) -> str:
     """A caller token as the mail platform would mint it, signed with this deployment's key."""
-    claims = {"sub": user, "tenant": tenant, "scope": scope, "aud": "mfa", "iat": int(now),
-              "exp": int(now) + DEV_TOKEN_SECONDS}
+    claims = {
+        "sub": user,
+        "tenant": tenant,
+        "scope": scope,
+        "aud": "mfa",
+        "iat": int(now),
+        "exp": int(now) + DEV_TOKEN_SECONDS,
+    }
     return jwt.encode(claims, settings.jwt_signing_key, algorithm=settings.jwt_algorithm)
 
 

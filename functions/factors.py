@@ -1,5 +1,7 @@
 """GET /v1/factors: what the user has attached (Settings > Account and Security > Account Security)."""
+
 from chalice import Blueprint
+
 from mfa_core import runtime
 
 from .http import Call, endpoint

@@ -1,4 +1,5 @@
 """GET /v1/health: liveness, without a token."""
+
 from chalice import Blueprint
 
 from .http import Call, endpoint

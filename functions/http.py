@@ -1,5 +1,6 @@
 """The HTTP edge every handler shares: reading the body, the bearer token, CORS, the access log, and
 the one mapping from domain errors (and Chalice's own errors) to the contract's error responses."""
+
 from __future__ import annotations
 
 import functools
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from chalice import Blueprint, Response
+
 from mfa_core import runtime
 from mfa_core.auth import Caller, authenticate
 from mfa_core.errors import InvalidRequest, MfaError, PayloadTooLarge, UnsupportedMediaType
@@ -45,7 +47,10 @@ CHALICE_ERRORS = {
 BASE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 EXPOSED_HEADERS = "Retry-After, X-Next-Cursor"
 
-access_log = logging.getLogger("mfa.access")
+access_log = logging.getLogger(__name__)
+# One line per request at INFO, whatever the root level (Lambda's is WARNING). Not under the app's own
+# "mfa" logger: Chalice sets that to ERROR and stops it propagating.
+access_log.setLevel(logging.INFO)
 _methods_by_path: dict[str, set[str]] = {}
 
 

@@ -1,5 +1,7 @@
 """GET and PUT /v1/policy: the tenant's two-factor policy (mailbox administrator)."""
+
 from chalice import Blueprint
+
 from mfa_core import runtime
 
 from .http import Call, endpoint

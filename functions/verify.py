@@ -1,5 +1,7 @@
 """The logon's MFA step: POST /v1/logon (what next), /v1/logon/verify (check a code), /v1/logon/skip."""
+
 from chalice import Blueprint
+
 from mfa_core import runtime
 from mfa_core.errors import InvalidRequest
 

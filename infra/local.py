@@ -3,6 +3,7 @@
 Serves the Chalice app the way `chalice local` does, with two differences: an unknown route answers
 the contract's 404 (as the deployed API Gateway's Gateway Responses do), and replies are not held
 back by Nagle's algorithm on keep-alive connections."""
+
 from __future__ import annotations
 
 import json
@@ -55,31 +56,43 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_moto():
+    """An embedded moto server on a free loopback port; boto3 clients made after this call use it."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    moto.start()
+    os.environ.update(LOCAL_ENV)
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    return moto, port
+
+
+def create_resources() -> None:
+    import boto3
+
+    from infra.resources import create_key, create_table
+
+    create_table(boto3.client("dynamodb"), os.environ["MFA_TABLE"])
+    create_key(boto3.client("kms"))
+
+
 def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-    from moto.server import ThreadedMotoServer
-
-    moto_port = _free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port)
-    moto.start()
-    os.environ.update(LOCAL_ENV)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
+    for noisy in ("werkzeug", "botocore", "boto3"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    moto, moto_port = start_moto()
     try:
-        import boto3
-
-        from infra.resources import create_key, create_table
-
-        create_table(boto3.client("dynamodb"), os.environ["MFA_TABLE"])
-        create_key(boto3.client("kms"))
-        server = _local_server(port)
+        create_resources()
+        server = local_server(port)
         print(f"MFA service on http://127.0.0.1:{port} (moto on 127.0.0.1:{moto_port}; Ctrl-C stops both)")
         print("Get a token:  make token USER=alice@example.com TENANT=demo SCOPE=mfa:settings")
-        print(f"          or curl -s -X POST http://127.0.0.1:{port}/v1/dev/token "
-              "-H 'Content-Type: application/json' "
-              "-d '{\"user\":\"alice@example.com\",\"tenant\":\"demo\",\"scope\":\"mfa:settings\"}'")
+        print(
+            f"          or curl -s -X POST http://127.0.0.1:{port}/v1/dev/token "
+            "-H 'Content-Type: application/json' "
+            '-d \'{"user":"alice@example.com","tenant":"demo","scope":"mfa:settings"}\''
+        )
         sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
@@ -88,7 +101,8 @@ def main() -> None:
         moto.stop()
 
 
-def _local_server(port: int):
+def local_server(port: int):
+    """The app served on 127.0.0.1:`port` as `chalice local` would (call serve_forever to run it)."""
     from http.server import BaseHTTPRequestHandler
 
     from chalice.cli.factory import CLIFactory

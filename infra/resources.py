@@ -1,6 +1,7 @@
 """The cloud resources the service needs, created against moto for the local run and the tests.
 
 The deployed stack declares the same table in CloudFormation (PK/SK strings, TTL on `purge_at`)."""
+
 from __future__ import annotations
 
 from mfa_core.storage import TTL_ATTRIBUTE

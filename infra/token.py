@@ -1,4 +1,5 @@
 """`make token USER=... TENANT=... SCOPE=...`: print a caller token signed with the local run's key."""
+
 from __future__ import annotations
 
 import argparse

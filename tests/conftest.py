@@ -1,4 +1,5 @@
 """Shared fixtures: moto in-process, the Chalice test client, tokens, and an injectable clock."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,17 @@ ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0  # a fixed "now" (2027-01-15) that tests move by hand
 
 
-def make_token(user="alice@example.com", tenant="demo", scope="mfa:settings", *, key=DEV_SECRET,
-               algorithm="HS256", lifetime=600, now=None, **claims) -> str:
+def make_token(
+    user="alice@example.com",
+    tenant="demo",
+    scope="mfa:settings",
+    *,
+    key=DEV_SECRET,
+    algorithm="HS256",
+    lifetime=600,
+    now=None,
+    **claims,
+) -> str:
     issued = int(time.time() if now is None else now)
     payload = {"sub": user, "tenant": tenant, "scope": scope, "aud": "mfa", "iat": issued, "exp": issued + lifetime}
     payload.update(claims)
@@ -65,7 +75,9 @@ class Api:
         self.client = client
         self.clock = clock
 
-    def call(self, method: str, path: str, body=None, *, token: str | None = None, headers=None, raw: bytes | None = None):
+    def call(
+        self, method: str, path: str, body=None, *, token: str | None = None, headers=None, raw: bytes | None = None
+    ):
         sent = {"Content-Type": "application/json"}
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
@@ -130,9 +142,24 @@ def attach(api: Api, user="alice@example.com", tenant="demo") -> dict:
     assert enrolled.status_code == 200, enrolled.json
     uri = enrolled.json["otpauth_uri"]
     confirmed = api.as_user(
-        "POST", "/v1/authenticator/confirm",
+        "POST",
+        "/v1/authenticator/confirm",
         {"enrollment_id": enrolled.json["enrollment_id"], "code": code_for(uri, api.clock.now)},
-        user=user, tenant=tenant,
+        user=user,
+        tenant=tenant,
     )
     assert confirmed.status_code == 200, confirmed.json
     return {"uri": uri, **enrolled.json, **confirmed.json}
+
+
+def run_python(code: str, env: dict | None = None, check: bool = True):
+    """Run `code` in a fresh interpreter with the project on its path (as Lambda would have it)."""
+    import subprocess
+    import sys
+
+    paths = [str(ROOT), str(ROOT / "layers" / "mfa_core" / "python")]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
+    full_env.update(env or {}, PYTHONPATH=os.pathsep.join(paths))
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=check, env=full_env, cwd=ROOT
+    )

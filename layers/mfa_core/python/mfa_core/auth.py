@@ -1,4 +1,5 @@
 """Bearer tokens in (the mail platform's JWTs -> Caller) and the logon result out (the mfa_token)."""
+
 from __future__ import annotations
 
 import secrets
@@ -48,8 +49,12 @@ def authenticate(authorization: str | None, settings: Settings, scopes: tuple[st
             algorithms=[settings.jwt_algorithm],
             audience="mfa",
             # Times are checked below against the service's clock (injected in tests), not PyJWT's.
-            options={"require": ["exp", "iat", "aud", "sub", "tenant", "scope"], "verify_exp": False,
-                     "verify_iat": False, "verify_nbf": False},
+            options={
+                "require": ["exp", "iat", "aud", "sub", "tenant", "scope"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
     except jwt.PyJWTError as e:
         raise Unauthorized() from e

@@ -1,4 +1,5 @@
 """Deployment settings, read from the environment once and validated into a frozen dataclass."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ One KMS data key per tenant (GenerateDataKey, stored encrypted in the table) is 
 container and cached, so a warm request makes no KMS call. Secrets are sealed with AES-GCM and the
 tenant, user and purpose bound in as associated data: a ciphertext copied into another user's item
 does not open."""
+
 from __future__ import annotations
 
 import hashlib
@@ -45,16 +46,12 @@ class Vault:
         blob = self._store.get_data_key(tenant)
         with aws_unavailable():
             if blob is None:
-                made = self._kms.generate_data_key(
-                    KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=context
-                )
+                made = self._kms.generate_data_key(KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=context)
                 winner = self._store.put_data_key(tenant, made["CiphertextBlob"])
                 if winner == made["CiphertextBlob"]:
                     return made["Plaintext"]
                 blob = winner  # another container created the tenant's key first: use theirs
-            return self._kms.decrypt(CiphertextBlob=blob, EncryptionContext=context, KeyId=self._key_id)[
-                "Plaintext"
-            ]
+            return self._kms.decrypt(CiphertextBlob=blob, EncryptionContext=context, KeyId=self._key_id)["Plaintext"]
 
     @staticmethod
     def _aad(tenant: str, user: str, purpose: str) -> bytes:

@@ -1,4 +1,5 @@
 """Domain errors. Each carries the contract's `error` code; `functions/http.py` maps them to HTTP."""
+
 from __future__ import annotations
 
 import contextlib

@@ -2,6 +2,7 @@
 
 A streak of failures locks the user when it reaches `max_failures`; each further lock in the same
 streak doubles the wait (up to a day). A success, or a day without a failure, ends the streak."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """A tenant's policy: defaults, validation of what an admin sends, and its JSON shape."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
@@ -7,6 +8,17 @@ from .errors import InvalidRequest
 
 METHODS = ("authenticator", "phone")
 ALGORITHMS = ("SHA1", "SHA256", "SHA512")
+FIELD_ORDER = (
+    "two_factor",
+    "methods",
+    "trusted_device_days",
+    "app_passwords",
+    "totp",
+    "lockout",
+    "enroll_grace_days",
+    "version",
+    "two_factor_since",
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ class Policy:
     def to_dict(self) -> dict:
         doc = asdict(self)
         doc["methods"] = list(self.methods)
-        return doc
+        return {name: doc[name] for name in FIELD_ORDER}
 
     @classmethod
     def default(cls, tenant: str) -> Policy:
@@ -71,8 +83,21 @@ def validate(body: dict, current: Policy) -> tuple[Policy, int | None]:
 
     A PUT carries the whole policy: a field left out takes its default value, an unknown one is refused."""
     base = Policy.default(current.totp.issuer)
-    _no_unknown(body, {"two_factor", "methods", "trusted_device_days", "app_passwords", "totp",
-                       "lockout", "enroll_grace_days", "version", "two_factor_since"}, "policy")
+    _no_unknown(
+        body,
+        {
+            "two_factor",
+            "methods",
+            "trusted_device_days",
+            "app_passwords",
+            "totp",
+            "lockout",
+            "enroll_grace_days",
+            "version",
+            "two_factor_since",
+        },
+        "policy",
+    )
     two_factor = _choice(body, "two_factor", ("on", "off"), base.two_factor)
     methods = body.get("methods", list(base.methods))
     if (

@@ -1,4 +1,5 @@
 """The QR code people scan: a PNG made by qrcode's pure-Python writer (pypng), no Pillow."""
+
 from __future__ import annotations
 
 import base64

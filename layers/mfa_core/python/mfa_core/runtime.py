@@ -1,6 +1,7 @@
 """The composition root: settings, AWS clients and the service, created lazily once per container.
 
 Lazy because Lambda's environment (and moto in tests) must be in place before a boto3 client exists."""
+
 from __future__ import annotations
 
 import threading
@@ -21,8 +22,9 @@ AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_tim
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, aws_config: Config = AWS_CONFIG,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: Settings, *, aws_config: Config = AWS_CONFIG, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self._aws_config = aws_config

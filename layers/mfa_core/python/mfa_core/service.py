@@ -1,6 +1,7 @@
 """The use cases: policy, attach (enroll + confirm), the logon decision, verify, delete, factors.
 
 Each takes the caller and `now` and talks to the world only through its ports (store, vault)."""
+
 from __future__ import annotations
 
 import hmac
@@ -60,7 +61,9 @@ class MfaService:
         stored = self._store.get_policy(tenant)
         policy = Policy.default(tenant)
         if stored is not None:
-            policy = Policy.from_dict(stored.doc | {"version": stored.version, "two_factor_since": stored.two_factor_since})
+            policy = Policy.from_dict(
+                stored.doc | {"version": stored.version, "two_factor_since": stored.two_factor_since}
+            )
         self._policies[tenant] = (time.monotonic() + POLICY_CACHE_SECONDS, policy)
         return policy
 
@@ -130,8 +133,18 @@ class MfaService:
         if enrollment.expires_at <= now:
             raise EnrollmentExpired()
         self._refuse_if_locked(state, policy, now)
-        step = self._match(caller, state, policy, now, code, enrollment.secret, enrollment.algorithm,
-                           enrollment.digits, enrollment.period, after_step=-1)
+        step = self._match(
+            caller,
+            state,
+            policy,
+            now,
+            code,
+            enrollment.secret,
+            enrollment.algorithm,
+            enrollment.digits,
+            enrollment.period,
+            after_step=-1,
+        )
         recovery_codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
         authenticator = Authenticator(
             auth_id=secrets.token_urlsafe(12),
@@ -145,9 +158,15 @@ class MfaService:
         )
         hashes = [self._recovery_hash(caller, normalize_recovery_code(c)) for c in recovery_codes]
         try:
-            self._store.attach(caller.tenant, caller.user, enrollment_id=enrollment.enrollment_id,
-                               authenticator=authenticator, recovery=hashes, seen=state.lockout,
-                               rules=policy.lockout)
+            self._store.attach(
+                caller.tenant,
+                caller.user,
+                enrollment_id=enrollment.enrollment_id,
+                authenticator=authenticator,
+                recovery=hashes,
+                seen=state.lockout,
+                rules=policy.lockout,
+            )
         except CodeAlreadyUsed:
             self._fail(caller, state, policy, now)
         except LockedMeanwhile as e:
@@ -174,8 +193,12 @@ class MfaService:
         policy = self.policy(caller.tenant)
         trusted = policy.trusted_device_days > 0
         if not policy.two_factor_on:
-            return {"next": "done", "methods": [], "trusted_device_allowed": trusted,
-                    "mfa_token": mfa_token(self._settings, caller, "none", now)}
+            return {
+                "next": "done",
+                "methods": [],
+                "trusted_device_allowed": trusted,
+                "mfa_token": mfa_token(self._settings, caller, "none", now),
+            }
         state = self._store.load_user(caller.tenant, caller.user)
         methods = self._factors_of(state)
         if methods:
@@ -229,15 +252,23 @@ class MfaService:
         return {
             "authenticator": None
             if authenticator is None
-            else {"attached": True, "name": authenticator.label, "attached_at": iso(authenticator.attached_at),
-                  "algorithm": authenticator.algorithm, "digits": authenticator.digits,
-                  "period": authenticator.period},
+            else {
+                "attached": True,
+                "name": authenticator.label,
+                "attached_at": iso(authenticator.attached_at),
+                "algorithm": authenticator.algorithm,
+                "digits": authenticator.digits,
+                "period": authenticator.period,
+            },
             "phone": None,
             "recovery_codes_left": len(state.recovery),
             "trusted_devices": 0,
             "app_passwords": 0,
-            "allowed": {"methods": list(policy.methods), "trusted_device_days": policy.trusted_device_days,
-                        "app_passwords": policy.app_passwords},
+            "allowed": {
+                "methods": list(policy.methods),
+                "trusted_device_days": policy.trusted_device_days,
+                "app_passwords": policy.app_passwords,
+            },
         }
 
     # --- code checks ------------------------------------------------------------------------
@@ -264,22 +295,42 @@ class MfaService:
         if retry_after is not None:
             raise Locked(retry_after)
 
-    def _use_totp(self, caller: Caller, state: UserState, policy: Policy, now: float, code: str,
-                  authenticator: Authenticator, detach: bool = False) -> None:
-        step = self._match(caller, state, policy, now, code, authenticator.secret, authenticator.algorithm,
-                           authenticator.digits, authenticator.period, after_step=authenticator.last_step)
+    def _use_totp(
+        self,
+        caller: Caller,
+        state: UserState,
+        policy: Policy,
+        now: float,
+        code: str,
+        authenticator: Authenticator,
+        detach: bool = False,
+    ) -> None:
+        step = self._match(
+            caller,
+            state,
+            policy,
+            now,
+            code,
+            authenticator.secret,
+            authenticator.algorithm,
+            authenticator.digits,
+            authenticator.period,
+            after_step=authenticator.last_step,
+        )
         self._consume(caller, state, policy, now, auth_id=authenticator.auth_id, step=step, detach=detach)
 
-    def _use_recovery_code(self, caller: Caller, state: UserState, policy: Policy, now: float, value: str,
-                           detach: bool = False) -> None:
+    def _use_recovery_code(
+        self, caller: Caller, state: UserState, policy: Policy, now: float, value: str, detach: bool = False
+    ) -> None:
         code = normalize_recovery_code(value)
         if code is None:
             self._fail(caller, state, policy, now)
         recovery_hash = self._recovery_hash(caller, code)
         if recovery_hash not in state.recovery:
             self._fail(caller, state, policy, now)
-        self._consume(caller, state, policy, now, auth_id=state.authenticator.auth_id,
-                      recovery_hash=recovery_hash, detach=detach)
+        self._consume(
+            caller, state, policy, now, auth_id=state.authenticator.auth_id, recovery_hash=recovery_hash, detach=detach
+        )
 
     def _consume(self, caller: Caller, state: UserState, policy: Policy, now: float, **proof) -> None:
         try:
@@ -290,21 +341,42 @@ class MfaService:
         except LockedMeanwhile as e:
             raise Locked(e.lockout.retry_after(policy.lockout, now) or 1) from e
 
-    def _match(self, caller: Caller, state: UserState, policy: Policy, now: float, value: str, sealed: bytes,
-               algorithm: str, digits: int, period: int, *, after_step: int) -> int:
+    def _match(
+        self,
+        caller: Caller,
+        state: UserState,
+        policy: Policy,
+        now: float,
+        value: str,
+        sealed: bytes,
+        algorithm: str,
+        digits: int,
+        period: int,
+        *,
+        after_step: int,
+    ) -> int:
         code = totp.parse_code(value, digits)
         if code is not None:
             secret = self._vault.open(caller.tenant, caller.user, SECRET_PURPOSE, sealed).decode()
-            step = totp.match(secret, code, now=now, algorithm=algorithm, digits=digits, period=period,
-                              window=policy.totp.window, after_step=after_step)
+            step = totp.match(
+                secret,
+                code,
+                now=now,
+                algorithm=algorithm,
+                digits=digits,
+                period=period,
+                window=policy.totp.window,
+                after_step=after_step,
+            )
             if step is not None:
                 return step
         self._fail(caller, state, policy, now)
 
     def _fail(self, caller: Caller, state: UserState, policy: Policy, now: float) -> NoReturn:
-        after = self._store.record_failure(caller.tenant, caller.user, seen=state.lockout, rules=policy.lockout, now=now)
+        after = self._store.record_failure(
+            caller.tenant, caller.user, seen=state.lockout, rules=policy.lockout, now=now
+        )
         raise InvalidCode(after.attempts_left(policy.lockout))
 
     def _recovery_hash(self, caller: Caller, code: str) -> str:
         return self._vault.keyed_hash(caller.tenant, f"recovery:{caller.user}", code)
-

@@ -11,6 +11,7 @@ Everything a code check needs is under the user's STATE# prefix, so it is one co
 the check's outcome is one conditional write. TTL deletes late (up to days; moto never does), so
 every expiry is also checked in code.
 """
+
 from __future__ import annotations
 
 import json
@@ -358,13 +359,21 @@ class Store:
             if restart is not None:
                 update = "SET #fails = :one, #level = :level, #last = :now, #purge = :purge"
                 condition = "#fails = :seen_fails AND #last = :seen_last"
-                values |= {":one": _n(1), ":level": _n(restart.level), ":seen_fails": _n(seen.fails),
-                           ":seen_last": _n(seen.last_fail_at)}
+                values |= {
+                    ":one": _n(1),
+                    ":level": _n(restart.level),
+                    ":seen_fails": _n(seen.fails),
+                    ":seen_last": _n(seen.last_fail_at),
+                }
             else:
                 update = "ADD #fails :one SET #last = :now, #purge = :purge, #level = if_not_exists(#level, :zero)"
                 condition = "attribute_not_exists(#fails) OR (#fails < :max AND #last > :streak_start)"
-                values |= {":one": _n(1), ":zero": _n(0), ":max": _n(rules.max_failures),
-                           ":streak_start": _n(now - DAY)}
+                values |= {
+                    ":one": _n(1),
+                    ":zero": _n(0),
+                    ":max": _n(rules.max_failures),
+                    ":streak_start": _n(now - DAY),
+                }
             with aws_unavailable():
                 try:
                     item = self._db.update_item(

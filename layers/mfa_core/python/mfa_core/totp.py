@@ -1,4 +1,5 @@
 """TOTP (RFC 6238) on top of pyotp's HOTP math: secrets, the otpauth URI, and matching a code to a step."""
+
 from __future__ import annotations
 
 import base64
@@ -23,9 +24,7 @@ def grouped(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def otpauth_uri(
-    secret: str, *, account: str, issuer: str, algorithm: str, digits: int, period: int
-) -> str:
+def otpauth_uri(secret: str, *, account: str, issuer: str, algorithm: str, digits: int, period: int) -> str:
     """Key URI format: otpauth://totp/ISSUER:ACCOUNT?secret=...&issuer=ISSUER&algorithm=...&digits=...&period=..."""
     label = f"{quote(issuer, safe='')}:{quote(account, safe='')}"
     query = (
