@@ -1,0 +1,340 @@
+"""Attach, logon and delete an authenticator through the HTTP contract (chalice.test.Client + moto)."""
+import jwt
+import pytest
+
+from mfa_core.config import DEV_SECRET
+from tests.conftest import attach, code_for
+
+LOGON = "mfa:logon"
+
+
+def turn_on(api, **policy):
+    r = api.as_user("PUT", "/v1/policy", {"two_factor": "on", **policy}, user="admin@example.com", scope="mfa:admin")
+    assert r.status_code == 200, r.json
+
+
+def verify(api, code, *, user="alice@example.com", **extra):
+    return api.as_user("POST", "/v1/logon/verify", {"code": code, **extra}, user=user, scope=LOGON)
+
+
+def mfa_claims(token):
+    return jwt.decode(token, DEV_SECRET, algorithms=["HS256"], audience="mail",
+                      options={"verify_exp": False, "verify_iat": False})
+
+
+# --- enroll ------------------------------------------------------------------------------------
+
+
+def test_enroll_returns_uri_grouped_secret_qr_and_expiry(api):
+    r = api.as_user("POST", "/v1/authenticator/enroll", {"name": "My phone"})
+    assert r.status_code == 200
+    body = r.json
+    assert body["otpauth_uri"].startswith("otpauth://totp/demo:alice%40example.com?secret=")
+    secret = body["secret"].replace(" ", "")
+    assert f"secret={secret}&" in body["otpauth_uri"]
+    assert [len(g) for g in body["secret"].split(" ")] == [4] * 8
+    assert body["qr_png"].startswith("data:image/png;base64,")
+    assert body["expires_at"] == "2027-01-15T08:10:00Z"  # T0 + 10 minutes
+    assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_enroll_while_attached_is_409(api):
+    attach(api)
+    r = api.as_user("POST", "/v1/authenticator/enroll", {})
+    assert r.status_code == 409 and r.json["error"] == "already_attached"
+
+
+def test_new_enrollment_replaces_the_earlier_one(api):
+    first = api.as_user("POST", "/v1/authenticator/enroll", {}).json
+    second = api.as_user("POST", "/v1/authenticator/enroll", {}).json
+    r = api.as_user("POST", "/v1/authenticator/confirm",
+                    {"enrollment_id": first["enrollment_id"], "code": code_for(first["otpauth_uri"], api.clock.now)})
+    assert r.status_code == 404 and r.json["error"] == "not_found"
+    r = api.as_user("POST", "/v1/authenticator/confirm",
+                    {"enrollment_id": second["enrollment_id"], "code": code_for(second["otpauth_uri"], api.clock.now)})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("name", [5, "", " " * 3, "x" * 65, "tab\tname"])
+def test_enroll_with_a_bad_name_is_400(api, name):
+    r = api.as_user("POST", "/v1/authenticator/enroll", {"name": name})
+    assert r.status_code == 400 and r.json["error"] == "invalid_request"
+
+
+def test_enroll_is_forbidden_when_the_policy_has_no_authenticator_method(api):
+    turn_on(api, methods=["phone"])
+    r = api.as_user("POST", "/v1/authenticator/enroll", {})
+    assert r.status_code == 403 and r.json["error"] == "forbidden"
+
+
+def test_logon_token_may_enroll_only_while_the_logon_decision_is_enroll(api):
+    r = api.as_user("POST", "/v1/authenticator/enroll", {}, scope=LOGON)
+    assert r.status_code == 403  # two-factor is off: nothing to attach during logon
+    turn_on(api)
+    enrolled = api.as_user("POST", "/v1/authenticator/enroll", {}, scope=LOGON)
+    assert enrolled.status_code == 200
+    confirmed = api.as_user("POST", "/v1/authenticator/confirm",
+                            {"enrollment_id": enrolled.json["enrollment_id"],
+                             "code": code_for(enrolled.json["otpauth_uri"], api.clock.now)}, scope=LOGON)
+    assert confirmed.status_code == 200
+    claims = mfa_claims(confirmed.json["mfa_token"])  # Method 1 completes the logon
+    assert claims["amr"] == ["otp"] and claims["sub"] == "alice@example.com" and claims["tenant"] == "demo"
+    r = api.as_user("POST", "/v1/authenticator/enroll", {}, scope=LOGON)
+    assert r.status_code in (403, 409)
+
+
+# --- confirm -----------------------------------------------------------------------------------
+
+
+def test_confirm_attaches_and_returns_ten_recovery_codes(api):
+    att = attach(api)
+    assert att["attached"] is True and "mfa_token" not in att
+    codes = att["recovery_codes"]
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert all(len(c) == 9 and c[4] == "-" for c in codes)
+    factors = api.as_user("GET", "/v1/factors").json
+    assert factors["authenticator"]["attached"] is True
+    assert factors["authenticator"]["attached_at"] == "2027-01-15T08:00:00Z"
+    assert factors["recovery_codes_left"] == 10
+
+
+def test_wrong_confirm_code_is_400_with_attempts_left(api):
+    enrolled = api.as_user("POST", "/v1/authenticator/enroll", {}).json
+    good = code_for(enrolled["otpauth_uri"], api.clock.now)
+    wrong = "000000" if good != "000000" else "111111"
+    r = api.as_user("POST", "/v1/authenticator/confirm", {"enrollment_id": enrolled["enrollment_id"], "code": wrong})
+    assert r.status_code == 400
+    assert r.json == {"error": "invalid_code", "message": r.json["message"], "attempts_left": 4}
+    assert api.as_user("GET", "/v1/factors").json["authenticator"] is None
+
+
+def test_confirm_after_ten_minutes_is_410(api):
+    enrolled = api.as_user("POST", "/v1/authenticator/enroll", {}).json
+    api.clock.advance(601)
+    r = api.as_user("POST", "/v1/authenticator/confirm",
+                    {"enrollment_id": enrolled["enrollment_id"], "code": code_for(enrolled["otpauth_uri"], api.clock.now)})
+    assert r.status_code == 410 and r.json["error"] == "enrollment_expired"
+
+
+def test_confirm_unknown_enrollment_is_404(api):
+    r = api.as_user("POST", "/v1/authenticator/confirm", {"enrollment_id": "nope", "code": "123456"})
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("body", [{}, {"enrollment_id": "x"}, {"code": "123456"}, {"enrollment_id": 1, "code": "1"},
+                                  {"enrollment_id": "x", "code": 123456}, {"enrollment_id": "x", "code": None}])
+def test_confirm_with_missing_or_non_string_fields_is_400_invalid_request(api, body):
+    r = api.as_user("POST", "/v1/authenticator/confirm", body)
+    assert r.status_code == 400 and r.json["error"] == "invalid_request"
+
+
+def test_confirm_code_cannot_be_used_again_at_logon(api):
+    turn_on(api)
+    att = attach(api)
+    used = code_for(att["uri"], api.clock.now)
+    r = verify(api, used)
+    assert r.status_code == 400 and r.json["error"] == "invalid_code"
+
+
+# --- the logon decision ----------------------------------------------------------------------
+
+
+def test_logon_with_two_factor_off_is_done_with_an_mfa_token(api):
+    r = api.as_user("POST", "/v1/logon", {}, scope=LOGON)
+    assert r.status_code == 200
+    assert r.json["next"] == "done" and r.json["methods"] == [] and r.json["trusted_device_allowed"] is True
+    assert mfa_claims(r.json["mfa_token"])["amr"] == ["none"]
+
+
+def test_logon_with_an_attached_authenticator_asks_to_verify(api):
+    turn_on(api)
+    attach(api)
+    r = api.as_user("POST", "/v1/logon", {}, scope=LOGON)
+    assert r.json == {"next": "verify", "methods": ["authenticator"], "trusted_device_allowed": True}
+
+
+def test_logon_without_a_factor_asks_to_enroll_with_the_policy_methods(api):
+    turn_on(api, methods=["authenticator"], trusted_device_days=0)
+    r = api.as_user("POST", "/v1/logon", {}, scope=LOGON)
+    assert r.json == {"next": "enroll", "methods": ["authenticator"], "trusted_device_allowed": False}
+    r = api.as_user("POST", "/v1/logon/skip", {}, scope=LOGON)
+    assert r.status_code == 403
+
+
+def test_grace_period_lets_a_user_without_a_factor_skip(api):
+    turn_on(api, enroll_grace_days=7)
+    r = api.as_user("POST", "/v1/logon", {}, scope=LOGON)
+    assert r.json["next"] == "enroll" and r.json["skippable"] is True
+    assert r.json["grace_until"] == "2027-01-22T08:00:00Z"
+    skipped = api.as_user("POST", "/v1/logon/skip", {}, scope=LOGON)
+    assert skipped.status_code == 200 and mfa_claims(skipped.json["mfa_token"])["amr"] == ["none"]
+    api.clock.advance(7 * 86400)
+    assert "skippable" not in api.as_user("POST", "/v1/logon", {}, scope=LOGON).json
+    assert api.as_user("POST", "/v1/logon/skip", {}, scope=LOGON).status_code == 403
+
+
+def test_logon_device_token_must_be_a_string(api):
+    r = api.as_user("POST", "/v1/logon", {"device_token": 5}, scope=LOGON)
+    assert r.status_code == 400 and r.json["error"] == "invalid_request"
+
+
+# --- verify ------------------------------------------------------------------------------------
+
+
+def test_verify_accepts_the_current_code_once(api):
+    turn_on(api)
+    att = attach(api)
+    api.clock.advance(30)
+    code = code_for(att["uri"], api.clock.now)
+    first = verify(api, code)
+    assert first.status_code == 200 and first.json["verified"] is True
+    assert first.headers["Cache-Control"] == "no-store"
+    claims = mfa_claims(first.json["mfa_token"])
+    assert claims["aud"] == "mail" and claims["amr"] == ["otp"] and claims["exp"] - claims["iat"] == 300
+    replay = verify(api, code)
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_code"
+
+
+def test_code_with_a_space_in_the_middle_is_accepted(api):
+    att = attach(api)
+    api.clock.advance(30)
+    code = code_for(att["uri"], api.clock.now)
+    assert verify(api, f"{code[:3]} {code[3:]}").status_code == 200
+
+
+def test_an_older_step_is_refused_after_a_newer_one(api):
+    att = attach(api)
+    api.clock.advance(60)
+    newer = code_for(att["uri"], api.clock.now)
+    older = code_for(att["uri"], api.clock.now, offset_steps=-1)  # inside the window, but before the accepted step
+    assert verify(api, newer).status_code == 200
+    r = verify(api, older)
+    assert r.status_code == 400 and r.json["error"] == "invalid_code"
+
+
+def test_wrong_replayed_and_expired_codes_get_the_same_answer(api):
+    att = attach(api)
+    api.clock.advance(30)
+    good = code_for(att["uri"], api.clock.now)
+    assert verify(api, good).status_code == 200
+    api.clock.advance(30)
+    expired = code_for(att["uri"], api.clock.now, offset_steps=-5)
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in (good, expired))
+    answers = [verify(api, c) for c in (wrong, good, expired)]
+    assert [a.status_code for a in answers] == [400, 400, 400]
+    assert [a.json["message"] for a in answers] == [answers[0].json["message"]] * 3
+    assert [a.json["attempts_left"] for a in answers] == [4, 3, 2]
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "１２３４５６", "12345", "1234567", "12a456", "123\t456", ""])
+def test_codes_of_the_wrong_form_are_invalid_code(api, code):
+    attach(api)
+    r = verify(api, code)
+    assert r.status_code == 400 and r.json["error"] == "invalid_code" and r.json["attempts_left"] == 4
+
+
+def test_non_ascii_digits_of_the_right_code_are_refused(api):
+    att = attach(api)
+    api.clock.advance(30)
+    code = code_for(att["uri"], api.clock.now)
+    fullwidth = "".join(chr(0xFF10 + int(d)) for d in code)
+    assert verify(api, fullwidth).status_code == 400
+    assert verify(api, code).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"code": 123456}, {"code": None}, {}, {"method": "sms", "code": "123456"},
+                                  {"method": 1, "code": "123456"}, {"code": "123456", "trust_device": "yes"}])
+def test_malformed_verify_requests_are_400_invalid_request(api, body):
+    attach(api)
+    r = api.as_user("POST", "/v1/logon/verify", body, scope=LOGON)
+    assert r.status_code == 400 and r.json["error"] == "invalid_request"
+    assert "attempts_left" not in r.json
+
+
+def test_verify_without_an_authenticator_is_404(api):
+    r = verify(api, "123456")
+    assert r.status_code == 404 and r.json["error"] == "not_found"
+    r = verify(api, "123456", method="phone")
+    assert r.status_code == 404
+
+
+def test_recovery_code_completes_the_logon_once(api):
+    att = attach(api)
+    code = att["recovery_codes"][3]
+    r = verify(api, code.upper().replace("-", " "), method="recovery_code")
+    assert r.status_code == 200 and mfa_claims(r.json["mfa_token"])["amr"] == ["recovery"]
+    assert api.as_user("GET", "/v1/factors").json["recovery_codes_left"] == 9
+    again = verify(api, code, method="recovery_code")
+    assert again.status_code == 400 and again.json["error"] == "invalid_code"
+
+
+# --- delete ------------------------------------------------------------------------------------
+
+
+def test_delete_with_a_current_code_removes_the_authenticator_and_its_recovery_codes(api):
+    turn_on(api)
+    att = attach(api)
+    api.clock.advance(30)
+    r = api.as_user("DELETE", "/v1/authenticator", {"code": code_for(att["uri"], api.clock.now)})
+    assert r.status_code == 200 and r.json == {"deleted": True}
+    factors = api.as_user("GET", "/v1/factors").json
+    assert factors["authenticator"] is None and factors["recovery_codes_left"] == 0
+    assert api.as_user("POST", "/v1/logon", {}, scope=LOGON).json["next"] == "enroll"
+    again = api.as_user("DELETE", "/v1/authenticator", {"code": code_for(att["uri"], api.clock.now + 30)})
+    assert again.status_code == 404
+
+
+def test_delete_with_a_recovery_code_when_the_phone_is_lost(api):
+    att = attach(api)
+    r = api.as_user("DELETE", "/v1/authenticator", {"recovery_code": att["recovery_codes"][0]})
+    assert r.status_code == 200
+    assert api.as_user("GET", "/v1/factors").json["authenticator"] is None
+
+
+def test_delete_with_a_wrong_code_keeps_the_authenticator(api):
+    att = attach(api)
+    api.clock.advance(30)
+    good = code_for(att["uri"], api.clock.now)
+    r = api.as_user("DELETE", "/v1/authenticator", {"code": "000000" if good != "000000" else "111111"})
+    assert r.status_code == 400 and r.json["attempts_left"] == 4
+    assert api.as_user("GET", "/v1/factors").json["authenticator"] is not None
+
+
+@pytest.mark.parametrize("body", [{}, {"code": "123456", "recovery_code": "abcd-efgh"}, {"code": 123456}])
+def test_delete_needs_exactly_one_proof(api, body):
+    attach(api)
+    r = api.as_user("DELETE", "/v1/authenticator", body)
+    assert r.status_code == 400 and r.json["error"] == "invalid_request"
+
+
+def test_delete_is_settings_scope_only(api):
+    attach(api)
+    r = api.as_user("DELETE", "/v1/authenticator", {"code": "123456"}, scope=LOGON)
+    assert r.status_code == 403
+
+
+def test_reattach_after_delete_works_with_a_new_secret(api):
+    first = attach(api)
+    api.clock.advance(30)
+    assert api.as_user("DELETE", "/v1/authenticator", {"code": code_for(first["uri"], api.clock.now)}).status_code == 200
+    second = attach(api)
+    assert second["secret"] != first["secret"]
+    api.clock.advance(30)
+    assert verify(api, code_for(first["uri"], api.clock.now)).status_code == 400
+    assert verify(api, code_for(second["uri"], api.clock.now)).status_code == 200
+
+
+# --- factors -----------------------------------------------------------------------------------
+
+
+def test_factors_of_a_new_user(api):
+    r = api.as_user("GET", "/v1/factors")
+    assert r.status_code == 200
+    assert r.json == {
+        "authenticator": None,
+        "phone": None,
+        "recovery_codes_left": 0,
+        "trusted_devices": 0,
+        "app_passwords": 0,
+        "allowed": {"methods": ["authenticator", "phone"], "trusted_device_days": 30, "app_passwords": True},
+    }
