@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,22 +50,35 @@ def contract_gateway_class():
     return ContractGateway
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def one_request_at_a_time(app):
+    """WSGI wrapper that lets moto handle one request at a time.
+
+    moto's backends are not thread-safe: a cancelled DynamoDB transaction restores a snapshot of the
+    whole table, undoing writes that other requests committed meanwhile. DynamoDB applies each request
+    atomically; serialising requests gives moto that property. Our service still runs its requests
+    concurrently, so its read-then-conditional-write windows race as they would on AWS."""
+    lock = threading.Lock()
+
+    def serialized(environ, start_response):
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialized
 
 
 def start_moto():
-    """An embedded moto server on a free loopback port; boto3 clients made after this call use it."""
-    from moto.server import ThreadedMotoServer
+    """An embedded moto server on a free loopback port; boto3 clients made after this call use it.
 
-    port = _free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    moto.start()
+    Returns the server (call shutdown() to stop it) and its port."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = one_request_at_a_time(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     os.environ.update(LOCAL_ENV)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-    return moto, port
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{server.server_port}"
+    return server, server.server_port
 
 
 def create_resources() -> None:
@@ -98,7 +111,7 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        moto.stop()
+        moto.shutdown()
 
 
 def local_server(port: int):
@@ -106,7 +119,7 @@ def local_server(port: int):
     from http.server import BaseHTTPRequestHandler
 
     from chalice.cli.factory import CLIFactory
-    from chalice.local import ChaliceRequestHandler, LocalDevServer, create_local_server
+    from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer, create_local_server
 
     gateway_class = contract_gateway_class()
 
@@ -119,11 +132,15 @@ def local_server(port: int):
             self.local_gateway = gateway_class(app_object, config)
             BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
+    class Server(ThreadedHTTPServer):
+        request_queue_size = 128  # socketserver's default listen backlog of 5 resets bursts of connections
+        daemon_threads = True
+
     factory = CLIFactory(project_dir=str(ROOT), environ=os.environ)
     app = factory.load_chalice_app()
     config = factory.create_config_obj(chalice_stage_name="dev")
     create_local_server(app, config, "127.0.0.1", port)  # turns the app into Chalice's local flavour
-    return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=RequestHandler)
+    return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=RequestHandler, server_cls=Server)
 
 
 if __name__ == "__main__":

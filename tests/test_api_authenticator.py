@@ -1,4 +1,5 @@
 """Attach, logon and delete an authenticator through the HTTP contract (chalice.test.Client + moto)."""
+
 import jwt
 import pytest
 
@@ -18,8 +19,9 @@ def verify(api, code, *, user="alice@example.com", **extra):
 
 
 def mfa_claims(token):
-    return jwt.decode(token, DEV_SECRET, algorithms=["HS256"], audience="mail",
-                      options={"verify_exp": False, "verify_iat": False})
+    return jwt.decode(
+        token, DEV_SECRET, algorithms=["HS256"], audience="mail", options={"verify_exp": False, "verify_iat": False}
+    )
 
 
 # --- enroll ------------------------------------------------------------------------------------
@@ -47,11 +49,17 @@ def test_enroll_while_attached_is_409(api):
 def test_new_enrollment_replaces_the_earlier_one(api):
     first = api.as_user("POST", "/v1/authenticator/enroll", {}).json
     second = api.as_user("POST", "/v1/authenticator/enroll", {}).json
-    r = api.as_user("POST", "/v1/authenticator/confirm",
-                    {"enrollment_id": first["enrollment_id"], "code": code_for(first["otpauth_uri"], api.clock.now)})
+    r = api.as_user(
+        "POST",
+        "/v1/authenticator/confirm",
+        {"enrollment_id": first["enrollment_id"], "code": code_for(first["otpauth_uri"], api.clock.now)},
+    )
     assert r.status_code == 404 and r.json["error"] == "not_found"
-    r = api.as_user("POST", "/v1/authenticator/confirm",
-                    {"enrollment_id": second["enrollment_id"], "code": code_for(second["otpauth_uri"], api.clock.now)})
+    r = api.as_user(
+        "POST",
+        "/v1/authenticator/confirm",
+        {"enrollment_id": second["enrollment_id"], "code": code_for(second["otpauth_uri"], api.clock.now)},
+    )
     assert r.status_code == 200
 
 
@@ -73,9 +81,15 @@ def test_logon_token_may_enroll_only_while_the_logon_decision_is_enroll(api):
     turn_on(api)
     enrolled = api.as_user("POST", "/v1/authenticator/enroll", {}, scope=LOGON)
     assert enrolled.status_code == 200
-    confirmed = api.as_user("POST", "/v1/authenticator/confirm",
-                            {"enrollment_id": enrolled.json["enrollment_id"],
-                             "code": code_for(enrolled.json["otpauth_uri"], api.clock.now)}, scope=LOGON)
+    confirmed = api.as_user(
+        "POST",
+        "/v1/authenticator/confirm",
+        {
+            "enrollment_id": enrolled.json["enrollment_id"],
+            "code": code_for(enrolled.json["otpauth_uri"], api.clock.now),
+        },
+        scope=LOGON,
+    )
     assert confirmed.status_code == 200
     claims = mfa_claims(confirmed.json["mfa_token"])  # Method 1 completes the logon
     assert claims["amr"] == ["otp"] and claims["sub"] == "alice@example.com" and claims["tenant"] == "demo"
@@ -111,8 +125,11 @@ def test_wrong_confirm_code_is_400_with_attempts_left(api):
 def test_confirm_after_ten_minutes_is_410(api):
     enrolled = api.as_user("POST", "/v1/authenticator/enroll", {}).json
     api.clock.advance(601)
-    r = api.as_user("POST", "/v1/authenticator/confirm",
-                    {"enrollment_id": enrolled["enrollment_id"], "code": code_for(enrolled["otpauth_uri"], api.clock.now)})
+    r = api.as_user(
+        "POST",
+        "/v1/authenticator/confirm",
+        {"enrollment_id": enrolled["enrollment_id"], "code": code_for(enrolled["otpauth_uri"], api.clock.now)},
+    )
     assert r.status_code == 410 and r.json["error"] == "enrollment_expired"
 
 
@@ -121,8 +138,17 @@ def test_confirm_unknown_enrollment_is_404(api):
     assert r.status_code == 404
 
 
-@pytest.mark.parametrize("body", [{}, {"enrollment_id": "x"}, {"code": "123456"}, {"enrollment_id": 1, "code": "1"},
-                                  {"enrollment_id": "x", "code": 123456}, {"enrollment_id": "x", "code": None}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"enrollment_id": "x"},
+        {"code": "123456"},
+        {"enrollment_id": 1, "code": "1"},
+        {"enrollment_id": "x", "code": 123456},
+        {"enrollment_id": "x", "code": None},
+    ],
+)
 def test_confirm_with_missing_or_non_string_fields_is_400_invalid_request(api, body):
     r = api.as_user("POST", "/v1/authenticator/confirm", body)
     assert r.status_code == 400 and r.json["error"] == "invalid_request"
@@ -242,8 +268,17 @@ def test_non_ascii_digits_of_the_right_code_are_refused(api):
     assert verify(api, code).status_code == 200
 
 
-@pytest.mark.parametrize("body", [{"code": 123456}, {"code": None}, {}, {"method": "sms", "code": "123456"},
-                                  {"method": 1, "code": "123456"}, {"code": "123456", "trust_device": "yes"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 123456},
+        {"code": None},
+        {},
+        {"method": "sms", "code": "123456"},
+        {"method": 1, "code": "123456"},
+        {"code": "123456", "trust_device": "yes"},
+    ],
+)
 def test_malformed_verify_requests_are_400_invalid_request(api, body):
     attach(api)
     r = api.as_user("POST", "/v1/logon/verify", body, scope=LOGON)
@@ -316,7 +351,9 @@ def test_delete_is_settings_scope_only(api):
 def test_reattach_after_delete_works_with_a_new_secret(api):
     first = attach(api)
     api.clock.advance(30)
-    assert api.as_user("DELETE", "/v1/authenticator", {"code": code_for(first["uri"], api.clock.now)}).status_code == 200
+    assert (
+        api.as_user("DELETE", "/v1/authenticator", {"code": code_for(first["uri"], api.clock.now)}).status_code == 200
+    )
     second = attach(api)
     assert second["secret"] != first["secret"]
     api.clock.advance(30)

@@ -1,4 +1,5 @@
 """Failed codes and lockout, as API.md says: the limit's answer, the lock, its doubling and its resets."""
+
 from mfa_core.lockout import DAY, Lockout
 from mfa_core.policy import LockoutSettings
 from tests.conftest import attach, code_for
@@ -44,9 +45,13 @@ def test_a_day_without_failures_ends_the_streak():
 
 
 def set_lockout(api, max_failures=3, lock_seconds=100):
-    r = api.as_user("PUT", "/v1/policy", {"two_factor": "on", "lockout": {"max_failures": max_failures,
-                                                                          "lock_seconds": lock_seconds}},
-                    user="admin@example.com", scope="mfa:admin")
+    r = api.as_user(
+        "PUT",
+        "/v1/policy",
+        {"two_factor": "on", "lockout": {"max_failures": max_failures, "lock_seconds": lock_seconds}},
+        user="admin@example.com",
+        scope="mfa:admin",
+    )
     assert r.status_code == 200
 
 
@@ -131,13 +136,17 @@ def test_a_success_resets_the_count(api):
 def test_failures_count_across_confirm_verify_and_delete(api):
     set_lockout(api, max_failures=4)
     enrolled = api.as_user("POST", "/v1/authenticator/enroll", {}).json
-    r = api.as_user("POST", "/v1/authenticator/confirm",
-                    {"enrollment_id": enrolled["enrollment_id"], "code": wrong_code(enrolled["otpauth_uri"],
-                                                                                    api.clock.now)})
+    r = api.as_user(
+        "POST",
+        "/v1/authenticator/confirm",
+        {"enrollment_id": enrolled["enrollment_id"], "code": wrong_code(enrolled["otpauth_uri"], api.clock.now)},
+    )
     assert r.json["attempts_left"] == 3
-    r = api.as_user("POST", "/v1/authenticator/confirm",
-                    {"enrollment_id": enrolled["enrollment_id"], "code": code_for(enrolled["otpauth_uri"],
-                                                                                  api.clock.now)})
+    r = api.as_user(
+        "POST",
+        "/v1/authenticator/confirm",
+        {"enrollment_id": enrolled["enrollment_id"], "code": code_for(enrolled["otpauth_uri"], api.clock.now)},
+    )
     assert r.status_code == 200  # the success resets the count
     uri = enrolled["otpauth_uri"]
     assert verify(api, wrong_code(uri, api.clock.now)).json["attempts_left"] == 3

@@ -1,4 +1,5 @@
 """No secret, code, otpauth URI or token ever reaches a log line, at any level, from any logger."""
+
 import logging
 
 import pytest
@@ -31,8 +32,9 @@ def test_a_full_flow_logs_no_secret_code_uri_or_token(api, all_logs):
     secrets_seen += [code, ok.json["mfa_token"]]
     api.call("POST", "/v1/logon/verify", {"code": code}, token=logon)  # replay
     api.call("POST", "/v1/logon/verify", {"code": "98765 4"}, token=logon)
-    used = api.call("POST", "/v1/logon/verify", {"method": "recovery_code", "code": att["recovery_codes"][0]},
-                    token=logon)
+    used = api.call(
+        "POST", "/v1/logon/verify", {"method": "recovery_code", "code": att["recovery_codes"][0]}, token=logon
+    )
     secrets_seen.append(used.json["mfa_token"])
     api.call("POST", "/v1/logon/verify", {"code": "not json"}, token="garbage." + settings)
     api.call("POST", "/v1/logon/verify", raw=b"{not json", token=logon)

@@ -1,4 +1,5 @@
 """Secrets at rest and the cost of each operation, checked against moto's DynamoDB and KMS."""
+
 import collections
 import json
 
@@ -21,8 +22,11 @@ def vault(aws):
 def test_sealed_secret_opens_only_for_the_same_tenant_user_and_purpose(vault):
     blob = vault.seal("demo", "alice@example.com", "totp", b"JBSWY3DPEHPK3PXP")
     assert vault.open("demo", "alice@example.com", "totp", blob) == b"JBSWY3DPEHPK3PXP"
-    for tenant, user, purpose in [("demo", "bob@example.com", "totp"), ("other", "alice@example.com", "totp"),
-                                  ("demo", "alice@example.com", "phone")]:
+    for tenant, user, purpose in [
+        ("demo", "bob@example.com", "totp"),
+        ("other", "alice@example.com", "totp"),
+        ("demo", "alice@example.com", "phone"),
+    ]:
         with pytest.raises(Unavailable):
             vault.open(tenant, user, purpose, blob)
 
@@ -40,11 +44,20 @@ def test_ciphertext_copied_into_another_users_item_fails_closed(api):
     db = boto3.client("dynamodb")
     key = {"PK": {"S": user_pk("demo", "alice@example.com")}, "SK": {"S": SK_MFA}}
     alice_secret = db.get_item(TableName="mfa", Key=key)["Item"]["secret"]
-    db.update_item(TableName="mfa", Key={"PK": {"S": user_pk("demo", "bob@example.com")}, "SK": {"S": SK_MFA}},
-                   UpdateExpression="SET secret = :s", ExpressionAttributeValues={":s": alice_secret})
+    db.update_item(
+        TableName="mfa",
+        Key={"PK": {"S": user_pk("demo", "bob@example.com")}, "SK": {"S": SK_MFA}},
+        UpdateExpression="SET secret = :s",
+        ExpressionAttributeValues={":s": alice_secret},
+    )
     api.clock.advance(30)
-    r = api.as_user("POST", "/v1/logon/verify", {"code": code_for(alice["uri"], api.clock.now)},
-                    user="bob@example.com", scope="mfa:logon")
+    r = api.as_user(
+        "POST",
+        "/v1/logon/verify",
+        {"code": code_for(alice["uri"], api.clock.now)},
+        user="bob@example.com",
+        scope="mfa:logon",
+    )
     assert r.status_code == 503 and r.json["error"] == "unavailable"
     assert "Retry-After" in r.headers
 
@@ -101,8 +114,12 @@ def test_warm_verify_is_one_read_and_one_write_and_no_kms(api, counter):
     api.as_user("PUT", "/v1/policy", {"two_factor": "on"}, scope="mfa:admin")
     att = attach(api)
     api.clock.advance(30)
-    assert api.as_user("POST", "/v1/logon/verify", {"code": code_for(att["uri"], api.clock.now)},
-                       scope="mfa:logon").status_code == 200
+    assert (
+        api.as_user(
+            "POST", "/v1/logon/verify", {"code": code_for(att["uri"], api.clock.now)}, scope="mfa:logon"
+        ).status_code
+        == 200
+    )
     counter.take()
     api.clock.advance(30)
     r = api.as_user("POST", "/v1/logon/verify", {"code": code_for(att["uri"], api.clock.now)}, scope="mfa:logon")
@@ -117,37 +134,58 @@ def test_first_verify_in_a_new_container_loads_policy_and_key_once(api, counter)
     counter.take()
     api.clock.advance(30)
     api.as_user("POST", "/v1/logon/verify", {"code": code_for(att["uri"], api.clock.now)}, scope="mfa:logon")
-    assert counter.take() == {"dynamodb:GetItem": 2, "dynamodb:Query": 1, "kms:Decrypt": 1,
-                              "dynamodb:TransactWriteItems": 1}
+    assert counter.take() == {
+        "dynamodb:GetItem": 2,
+        "dynamodb:Query": 1,
+        "kms:Decrypt": 1,
+        "dynamodb:TransactWriteItems": 1,
+    }
 
 
 def test_calls_per_operation(api, counter):
     api.as_user("POST", "/v1/factors", None)  # warm nothing: 405 before any AWS call
     assert counter.take() == {}
     counts = {}
-    counts["policy_put"] = (api.as_user("PUT", "/v1/policy", {"two_factor": "on"}, scope="mfa:admin"),
-                            counter.take())
+    counts["policy_put"] = (api.as_user("PUT", "/v1/policy", {"two_factor": "on"}, scope="mfa:admin"), counter.take())
     counts["policy_get"] = (api.as_user("GET", "/v1/policy", scope="mfa:admin"), counter.take())
     enrolled = api.as_user("POST", "/v1/authenticator/enroll", {})
     counts["enroll_first_of_tenant"] = (enrolled, counter.take())
     counts["enroll"] = (enrolled := api.as_user("POST", "/v1/authenticator/enroll", {}), counter.take())
-    body = {"enrollment_id": enrolled.json["enrollment_id"], "code": code_for(enrolled.json["otpauth_uri"],
-                                                                              api.clock.now)}
+    body = {
+        "enrollment_id": enrolled.json["enrollment_id"],
+        "code": code_for(enrolled.json["otpauth_uri"], api.clock.now),
+    }
     counts["confirm"] = (api.as_user("POST", "/v1/authenticator/confirm", body), counter.take())
     counts["logon"] = (api.as_user("POST", "/v1/logon", {}, scope="mfa:logon"), counter.take())
     api.clock.advance(30)
-    counts["wrong_code"] = (api.as_user("POST", "/v1/logon/verify", {"code": "abcdef"}, scope="mfa:logon"),
-                            counter.take())
-    counts["delete"] = (api.as_user("DELETE", "/v1/authenticator",
-                                    {"code": code_for(enrolled.json["otpauth_uri"], api.clock.now)}), counter.take())
+    counts["wrong_code"] = (
+        api.as_user("POST", "/v1/logon/verify", {"code": "abcdef"}, scope="mfa:logon"),
+        counter.take(),
+    )
+    counts["delete"] = (
+        api.as_user("DELETE", "/v1/authenticator", {"code": code_for(enrolled.json["otpauth_uri"], api.clock.now)}),
+        counter.take(),
+    )
     statuses = {name: r.status_code for name, (r, _) in counts.items()}
-    assert statuses == {"policy_put": 200, "policy_get": 200, "enroll_first_of_tenant": 200, "enroll": 200,
-                        "confirm": 200, "logon": 200, "wrong_code": 400, "delete": 200}
+    assert statuses == {
+        "policy_put": 200,
+        "policy_get": 200,
+        "enroll_first_of_tenant": 200,
+        "enroll": 200,
+        "confirm": 200,
+        "logon": 200,
+        "wrong_code": 400,
+        "delete": 200,
+    }
     assert {name: c for name, (_, c) in counts.items()} == {
         "policy_put": {"dynamodb:GetItem": 1, "dynamodb:UpdateItem": 1},
         "policy_get": {"dynamodb:GetItem": 1},
-        "enroll_first_of_tenant": {"dynamodb:GetItem": 1, "kms:GenerateDataKey": 1, "dynamodb:PutItem": 1,
-                                   "dynamodb:TransactWriteItems": 1},
+        "enroll_first_of_tenant": {
+            "dynamodb:GetItem": 1,
+            "kms:GenerateDataKey": 1,
+            "dynamodb:PutItem": 1,
+            "dynamodb:TransactWriteItems": 1,
+        },
         "enroll": {"dynamodb:TransactWriteItems": 1},
         "confirm": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1},
         "logon": {"dynamodb:Query": 1},

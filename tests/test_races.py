@@ -1,0 +1,87 @@
+"""Races with real threads over HTTP: the local server (threaded, as `make run` serves it) and a moto server."""
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pyotp
+import pytest
+import requests
+
+from infra.local import create_resources, local_server, start_moto
+from mfa_core import runtime, totp
+from tests.conftest import make_token
+
+THREADS = 20
+
+
+@pytest.fixture(scope="module")
+def live():
+    saved = dict(os.environ)
+    moto, _ = start_moto()
+    runtime.reset()
+    create_resources()
+    server = local_server(0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server.server_port}"
+    server.shutdown()
+    moto.shutdown()
+    os.environ.clear()
+    os.environ.update(saved)
+    runtime.reset()
+
+
+def post(base, path, body, token, method="POST"):
+    return requests.request(method, base + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def race(n, send):
+    """Send `n` requests at the same moment; returns their status codes."""
+    barrier = threading.Barrier(n)
+
+    def one(_):
+        barrier.wait()
+        return send().status_code
+
+    with ThreadPoolExecutor(n) as pool:
+        return sorted(pool.map(one, range(n)))
+
+
+def enroll(base, user):
+    token = make_token(user, "race")
+    enrolled = post(base, "/v1/authenticator/enroll", {}, token).json()
+    return token, enrolled, pyotp.parse_uri(enrolled["otpauth_uri"]).secret
+
+
+def code_at_step(secret, step):
+    return totp.code_at(secret, step, algorithm="SHA1", digits=6)
+
+
+def test_one_confirm_code_sent_twenty_times_at_once_attaches_once(live):
+    token, enrolled, secret = enroll(live, "confirm-race@example.com")
+    body = {"enrollment_id": enrolled["enrollment_id"], "code": pyotp.TOTP(secret).now()}
+    statuses = race(THREADS, lambda: post(live, "/v1/authenticator/confirm", body, token))
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 400, 404, 409, 429}, statuses
+    factors = post(live, "/v1/factors", None, token, method="GET").json()
+    assert factors["authenticator"]["attached"] is True and factors["recovery_codes_left"] == 10
+
+
+def test_one_totp_code_sent_twenty_times_at_once_is_accepted_once(live):
+    user = "verify-race@example.com"
+    token, enrolled, secret = enroll(live, user)
+    step = totp.step_at(time.time(), 30)
+    confirm = post(
+        live,
+        "/v1/authenticator/confirm",
+        {"enrollment_id": enrolled["enrollment_id"], "code": code_at_step(secret, step)},
+        token,
+    )
+    assert confirm.status_code == 200
+    # The next step's code: later than the one confirm used, and inside the window for the next 30-60 s.
+    code = code_at_step(secret, step + 1)
+    logon = make_token(user, "race", "mfa:logon")
+    statuses = race(THREADS, lambda: post(live, "/v1/logon/verify", {"code": code}, logon))
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 400, 429}, statuses
