@@ -92,21 +92,18 @@ class _RetryLater(MfaError):
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
 
+    def extra(self) -> dict:
+        return {"retry_after": self.retry_after}
+
 
 class Locked(_RetryLater):
     error = "locked"
     message = "Too many incorrect codes. Try again later."
 
-    def extra(self) -> dict:
-        return {"retry_after": self.retry_after}
-
 
 class RateLimited(_RetryLater):
     error = "rate_limited"
     message = "Too many requests. Try again later."
-
-    def extra(self) -> dict:
-        return {"retry_after": self.retry_after}
 
 
 class Unavailable(_RetryLater):

@@ -25,10 +25,6 @@ class Lockout:
     def streak_over(self, now: float) -> bool:
         return self.last_fail_at + DAY <= now
 
-    def effective(self, now: float) -> Lockout:
-        """This record, or a clean one when a day has passed without a failure (TTL deletes late)."""
-        return Lockout() if self.exists and self.streak_over(now) else self
-
     def locked_until(self, rules: LockoutSettings) -> int | None:
         if self.fails < rules.max_failures:
             return None

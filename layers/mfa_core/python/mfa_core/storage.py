@@ -75,7 +75,7 @@ class UserState:
     authenticator: Authenticator | None
     recovery: frozenset[str]  # keyed hashes of the unused recovery codes
     device_gen: int
-    lockout: Lockout  # as stored; callers apply Lockout.effective(now)
+    lockout: Lockout  # as stored: may be a streak that ended (TTL deletes late); Lockout handles that
     enrollment: Enrollment | None
 
 
