@@ -10,7 +10,7 @@ TENANT ?= demo
 SCOPE ?= mfa:settings
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/mfa_core/python
 
-.PHONY: run test token lint clean
+.PHONY: run test token code lint clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)
 
 token: $(STAMP)
 	@$(BIN)/python -m infra.token --user "$(TOKEN_USER)" --tenant "$(TENANT)" --scope "$(SCOPE)"
+
+code: $(STAMP)
+	@$(BIN)/python -m infra.code "$(SECRET)" $(if $(NEXT),--next)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from .errors import InvalidRequest
+from .times import iso
 
 METHODS = ("authenticator", "phone")
 ALGORITHMS = ("SHA1", "SHA256", "SHA512")
@@ -56,6 +57,8 @@ class Policy:
     def to_dict(self) -> dict:
         doc = asdict(self)
         doc["methods"] = list(self.methods)
+        if self.two_factor_since is not None:
+            doc["two_factor_since"] = iso(self.two_factor_since)
         return {name: doc[name] for name in FIELD_ORDER}
 
     @classmethod

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from datetime import UTC, datetime
 from typing import NoReturn
 
 from . import totp
@@ -18,6 +17,7 @@ from .errors import AlreadyAttached, EnrollmentExpired, Forbidden, InvalidCode, 
 from .lockout import DAY
 from .policy import Policy, validate
 from .storage import Authenticator, CodeAlreadyUsed, Enrollment, LockedMeanwhile, Store, UserState
+from .times import iso
 
 ENROLLMENT_SECONDS = 600
 POLICY_CACHE_SECONDS = 60
@@ -25,10 +25,6 @@ RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's base32: no i, l, o, u to misread
 SECRET_PURPOSE = "totp"
 DEFAULT_LABEL = "Authenticator app"
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_recovery_code() -> str:
