@@ -2,7 +2,8 @@
 
 from chalice import Chalice
 
-from functions import confirm, delete, enroll, factors, health, http, policy, verify
+from functions import admin, app_passwords, confirm, delete, devices, enroll, factors, health, http, phone, policy
+from functions import recovery, verify
 from mfa_core.config import settings
 
 # Read and validate the configuration now: a deployment without a token key stops at start-up.
@@ -10,7 +11,8 @@ SETTINGS = settings()
 
 app = Chalice(app_name="mfa")
 app.register_middleware(http.contract_errors, "http")
-for handler in (health, policy, enroll, confirm, verify, delete, factors):
+for handler in (health, policy, enroll, confirm, verify, delete, factors, phone, devices, recovery, app_passwords,
+                admin):
     app.register_blueprint(handler.bp)
 if SETTINGS.dev_mode:
     from functions import dev

@@ -14,4 +14,4 @@ bp = Blueprint(__name__)
 def confirm(call: Call) -> dict:
     enrollment_id = string_field(call.body, "enrollment_id", max_length=64)
     code = string_field(call.body, "code")
-    return runtime.current().service.confirm(call.caller, enrollment_id, code, call.now)
+    return runtime.current().service.confirm(call.caller, enrollment_id, code, call.ctx)

@@ -16,4 +16,4 @@ def delete_authenticator(call: Call) -> dict:
     recovery_code = string_field(call.body, "recovery_code", required=False)
     if (code is None) == (recovery_code is None):
         raise InvalidRequest("Send either code or recovery_code.")
-    return runtime.current().service.delete_authenticator(call.caller, call.now, code=code, recovery_code=recovery_code)
+    return runtime.current().service.delete_authenticator(call.caller, call.ctx, code=code, recovery_code=recovery_code)

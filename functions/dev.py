@@ -35,3 +35,18 @@ def token(call: Call) -> dict:
     if user is None or not TENANT_RE.fullmatch(tenant) or not set(scope.split()) <= SCOPES or not scope.strip():
         raise InvalidRequest("user, tenant and scope (from mfa:logon mfa:settings mfa:admin mfa:gateway) are required.")
     return {"token": dev_token(runtime.current().settings, user, tenant, scope, call.now)}
+
+
+@endpoint(bp, "/v1/dev/outbox", "GET")
+def outbox(call: Call) -> dict:
+    """What the local run's SNS (moto, in this process) was asked to send, newest first: read an SMS
+    code here when trying the flows without a phone."""
+    from moto.sns.models import sns_backends  # dev only: moto is not in the Lambda package
+
+    sms, notifications = [], []
+    for _, _, backend in sns_backends.iter_backends():
+        sms += [{"to": number, "message": text} for number, text in backend.sms_messages.values()]
+        for topic in backend.topics.values():
+            notifications += [{"topic": topic.name, "message": message}
+                              for _, message, *_ in topic.sent_notifications]
+    return {"sms": sms[::-1], "notifications": notifications[::-1]}

@@ -11,4 +11,4 @@ bp = Blueprint(__name__)
 
 @endpoint(bp, "/v1/factors", "GET", scopes=("mfa:settings",))
 def factors(call: Call) -> dict:
-    return runtime.current().service.factors(call.caller)
+    return runtime.current().service.factors(call.caller, call.ctx)

@@ -16,6 +16,7 @@ from chalice import Blueprint, Response
 from mfa_core import runtime
 from mfa_core.auth import Caller, authenticate
 from mfa_core.errors import InvalidRequest, MfaError, PayloadTooLarge, UnsupportedMediaType
+from mfa_core.service import Context
 
 MAX_BODY_BYTES = 16 * 1024
 STATUS = {
@@ -56,14 +57,12 @@ _methods_by_path: dict[str, set[str]] = {}
 
 @dataclass(frozen=True)
 class Call:
-    """What a handler gets: who calls, the parsed body, and the request facts the service records."""
+    """What a handler gets: who calls, the parsed body and query, and the request facts (ctx)."""
 
     caller: Caller | None
     body: dict
     query: dict
-    now: float
-    ip: str
-    user_agent: str
+    ctx: Context
 
 
 def endpoint(bp: Blueprint, path: str, method: str, *, scopes: tuple[str, ...] = (), status: int = 200):
@@ -95,9 +94,8 @@ def endpoint(bp: Blueprint, path: str, method: str, *, scopes: tuple[str, ...] =
                         caller=caller,
                         body=read_body(request) if method in ("POST", "PUT", "DELETE") else {},
                         query=dict(request.query_params or {}),
-                        now=now,
-                        ip=request.context.get("identity", {}).get("sourceIp", ""),
-                        user_agent=request.headers.get("user-agent", ""),
+                        ctx=Context(now=now, ip=request.context.get("identity", {}).get("sourceIp", ""),
+                                    user_agent=request.headers.get("user-agent", "")),
                     )
                     result = view(call, **{name: unquote(value) for name, value in params.items()})
                     response = result if isinstance(result, Response) else Response(body=result, status_code=status)
@@ -145,6 +143,16 @@ def string_field(body: dict, name: str, *, required: bool = True, max_length: in
     if len(value) > max_length:
         raise InvalidRequest(f"{name} is too long.")
     return value
+
+
+def label_field(body: dict, name: str, *, max_length: int = 64) -> str | None:
+    """An optional name people give a thing (an authenticator, a device, a mail client)."""
+    value = string_field(body, name, required=False)
+    if value is None:
+        return None
+    if not 1 <= len(value.strip()) <= max_length or not value.isprintable():
+        raise InvalidRequest(f"{name} must be 1-{max_length} printable characters.")
+    return value.strip()
 
 
 def bool_field(body: dict, name: str) -> bool:

@@ -17,4 +17,4 @@ def get_policy(call: Call) -> dict:
 
 @endpoint(bp, "/v1/policy", "PUT", scopes=ADMIN)
 def put_policy(call: Call) -> dict:
-    return runtime.current().service.save_policy(call.caller, call.body, call.now).to_dict()
+    return runtime.current().service.save_policy(call.caller, call.body, call.ctx).to_dict()

@@ -22,6 +22,7 @@ LOCAL_ENV = {
     "MFA_DEV_MODE": "1",
     "MFA_TABLE": "mfa",
     "MFA_KMS_KEY_ID": "alias/mfa",
+    "MFA_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:mfa-notifications",
 }
 
 
@@ -84,10 +85,11 @@ def start_moto():
 def create_resources() -> None:
     import boto3
 
-    from infra.resources import create_key, create_table
+    from infra.resources import create_key, create_table, create_topic
 
     create_table(boto3.client("dynamodb"), os.environ["MFA_TABLE"])
     create_key(boto3.client("kms"))
+    create_topic(boto3.client("sns"))
 
 
 def main() -> None:

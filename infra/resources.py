@@ -1,4 +1,4 @@
-"""The cloud resources the service needs, created against moto for the local run and the tests.
+"""The cloud resources the service needs (table, key, topic), created in moto for the local run and tests.
 
 The deployed stack declares the same table in CloudFormation (PK/SK strings, TTL on `purge_at`)."""
 
@@ -7,6 +7,9 @@ from __future__ import annotations
 from mfa_core.storage import TTL_ATTRIBUTE
 
 KEY_ALIAS = "alias/mfa"
+TOPIC_NAME = "mfa-notifications"
+# moto's default account and the local region: the topic's ARN is known before it exists.
+LOCAL_TOPIC_ARN = f"arn:aws:sns:us-east-1:123456789012:{TOPIC_NAME}"
 
 
 def create_table(dynamodb, name: str) -> None:
@@ -29,3 +32,8 @@ def create_key(kms) -> str:
     key_id = kms.create_key(Description="MFA secrets (local)")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key_id)
     return KEY_ALIAS
+
+
+def create_topic(sns, name: str = TOPIC_NAME) -> str:
+    """The notifications topic; returns its ARN (what MFA_TOPIC_ARN names)."""
+    return sns.create_topic(Name=name)["TopicArn"]

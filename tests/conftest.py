@@ -18,6 +18,7 @@ os.environ.update(
         "MFA_DEV_MODE": "1",
         "MFA_TABLE": "mfa",
         "MFA_KMS_KEY_ID": "alias/mfa",
+        "MFA_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:mfa-notifications",
     }
 )
 for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "MFA_JWT_SECRET", "MFA_JWT_PUBLIC_KEY", "MFA_TENANT"):
@@ -31,7 +32,7 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from infra.local import contract_gateway_class  # noqa: E402
-from infra.resources import create_key, create_table  # noqa: E402
+from infra.resources import create_key, create_table, create_topic  # noqa: E402
 from mfa_core import runtime, totp  # noqa: E402
 from mfa_core.config import DEV_SECRET  # noqa: E402
 
@@ -100,6 +101,7 @@ def aws():
         runtime.reset()
         create_table(boto3.client("dynamodb"), os.environ["MFA_TABLE"])
         create_key(boto3.client("kms"))
+        create_topic(boto3.client("sns"))
         yield
     runtime.reset()
 

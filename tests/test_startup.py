@@ -26,9 +26,9 @@ def test_the_default_secret_exists_only_in_dev_mode():
 
 
 def test_dev_routes_exist_only_in_dev_mode():
-    code = "import app; print(sorted(p for p in app.app.routes if p.startswith('/v1/dev')))"
+    code = "import app; print(sorted(p for p in app.app.routes if p.startswith('/v1/dev/')))"
     assert run_python(code, env=BASE | {"MFA_JWT_SECRET": "s" * 40}).stdout.strip() == "[]"
-    assert run_python(code, env=BASE | {"MFA_DEV_MODE": "1"}).stdout.strip() == "['/v1/dev/token']"
+    assert run_python(code, env=BASE | {"MFA_DEV_MODE": "1"}).stdout.strip() == "['/v1/dev/outbox', '/v1/dev/token']"
 
 
 def test_public_key_without_a_signing_key_stops_the_app():

@@ -107,7 +107,7 @@ class CallCounter:
 @pytest.fixture
 def counter(api):
     rt = runtime.current()
-    return CallCounter(rt.dynamodb, rt.kms)
+    return CallCounter(rt.dynamodb, rt.kms, rt.sns)
 
 
 def test_warm_verify_is_one_read_and_one_write_and_no_kms(api, counter):
@@ -178,7 +178,7 @@ def test_calls_per_operation(api, counter):
         "delete": 200,
     }
     assert {name: c for name, (_, c) in counts.items()} == {
-        "policy_put": {"dynamodb:GetItem": 1, "dynamodb:UpdateItem": 1},
+        "policy_put": {"dynamodb:GetItem": 1, "dynamodb:UpdateItem": 1, "dynamodb:PutItem": 1},
         "policy_get": {"dynamodb:GetItem": 1},
         "enroll_first_of_tenant": {
             "dynamodb:GetItem": 1,
@@ -187,9 +187,9 @@ def test_calls_per_operation(api, counter):
             "dynamodb:TransactWriteItems": 1,
         },
         "enroll": {"dynamodb:TransactWriteItems": 1},
-        "confirm": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1},
+        "confirm": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1, "sns:Publish": 1},
         "logon": {"dynamodb:Query": 1},
-        "wrong_code": {"dynamodb:Query": 1, "dynamodb:UpdateItem": 1},
-        "delete": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1},
+        "wrong_code": {"dynamodb:Query": 1, "dynamodb:UpdateItem": 1, "dynamodb:PutItem": 1},
+        "delete": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1, "sns:Publish": 1},
     }
     print(json.dumps({name: c for name, (_, c) in counts.items()}))

@@ -49,6 +49,8 @@ class Policy:
     version: int = 0
     # When two_factor last went from off to on (epoch seconds); the enrollment grace period counts from it.
     two_factor_since: int | None = None
+    # When trusted_device_days was last set to 0: devices trusted until then never count again.
+    devices_revoked_at: int | None = None
 
     @property
     def two_factor_on(self) -> bool:
@@ -78,6 +80,7 @@ class Policy:
             enroll_grace_days=doc["enroll_grace_days"],
             version=doc.get("version", 0),
             two_factor_since=doc.get("two_factor_since"),
+            devices_revoked_at=doc.get("devices_revoked_at"),
         )
 
 

@@ -13,6 +13,8 @@ from botocore.config import Config
 
 from .config import Settings, settings
 from .crypto import Vault
+from .errors import aws_unavailable
+from .notify import Messenger
 from .service import MfaService
 from .storage import Store
 
@@ -43,6 +45,10 @@ class Runtime:
         return self._client("kms")
 
     @cached_property
+    def sns(self):
+        return self._client("sns")
+
+    @cached_property
     def store(self) -> Store:
         return Store(self.dynamodb, self.settings.table)
 
@@ -51,8 +57,28 @@ class Runtime:
         return Vault(self.kms, self.store, self.settings.kms_key_id)
 
     @cached_property
+    def messenger(self) -> Messenger:
+        # The SNS client is made on first send: most requests never send, and a client costs cold start.
+        return Messenger(lambda: self.sns, self.settings.topic_arn)
+
+    @cached_property
     def service(self) -> MfaService:
-        return MfaService(self.store, self.vault, self.settings)
+        return MfaService(self.store, self.vault, self.messenger, self.settings)
+
+
+def with_token_key(settings: Settings, aws_config: Config = AWS_CONFIG) -> Settings:
+    """`settings` with the token key read from Secrets Manager when MFA_JWT_SECRET_ARN names one.
+
+    Read once, when the container builds its runtime, and kept for the container's life: a rotated
+    secret reaches new containers (redeploy, or wait for old ones to be recycled)."""
+    if settings.jwt_secret_arn is None:
+        return settings
+    import boto3
+
+    with aws_unavailable():
+        client = boto3.client("secretsmanager", config=aws_config)
+        secret = client.get_secret_value(SecretId=settings.jwt_secret_arn)["SecretString"]
+    return settings.with_jwt_secret(secret)
 
 
 _current: Runtime | None = None
@@ -64,7 +90,7 @@ def current() -> Runtime:
     if _current is None:
         with _lock:
             if _current is None:
-                runtime = Runtime(settings())
+                runtime = Runtime(with_token_key(settings()))
                 # Build everything now, under the lock: cached_property is not thread-safe.
                 runtime.service  # noqa: B018
                 _current = runtime

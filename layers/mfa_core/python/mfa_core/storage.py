@@ -1,25 +1,35 @@
 """DynamoDB adapter: one table, low-level client, every state change one conditional write.
 
 Layout (PK / SK):
-  T#<tenant>            POLICY               the tenant's policy (JSON) and its version
-  T#<tenant>            DATAKEY              the tenant's KMS data key, encrypted by KMS
-  T#<tenant>#U#<user>   STATE#MFA            attached authenticator, recovery-code hashes, device generation
-  T#<tenant>#U#<user>   STATE#LOCKOUT        failed-code counter (TTL: a day after the last failure)
-  T#<tenant>#U#<user>   STATE#ENROLLMENT     the pending enrollment (TTL)
+  T#<tenant>            POLICY                  the tenant's policy (JSON) and its version
+  T#<tenant>            DATAKEY                 the tenant's KMS data key, encrypted by KMS
+  T#<tenant>#U#<user>   STATE#MFA               authenticator, recovery-code hashes, secure phone,
+                                                trusted-device generation, app-password count
+  T#<tenant>#U#<user>   STATE#LOCKOUT           failed-code counter (TTL: a day after the last failure)
+  T#<tenant>#U#<user>   STATE#ENROLLMENT        the pending enrollment (TTL)
+  T#<tenant>#U#<user>   STATE#SMS               the pending SMS code and the SMS send limits (TTL)
+  T#<tenant>#U#<user>   STATE#DEVICE#<id>       a trusted device: its token's hash (TTL: its expiry)
+  T#<tenant>#U#<user>   APPPW#<keyed hash>      a third-party client security password
+  T#<tenant>#U#<user>   THROTTLE#APPPW          app-password check failures in the current minute (TTL)
+  T#<tenant>#U#<user>   EVENT#<ms>#<rand>       the audit trail (TTL: a year)
 
-Everything a code check needs is under the user's STATE# prefix, so it is one consistent Query, and
-the check's outcome is one conditional write. TTL deletes late (up to days; moto never does), so
-every expiry is also checked in code.
+Everything a code check or a logon decision needs is under the user's STATE# prefix: one consistent
+Query. Each outcome is one conditional write, a transaction where several items change together.
+TTL deletes late (up to days; moto never does), so every expiry is also checked in code.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from dataclasses import dataclass
+import re
+import secrets
+from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import AlreadyAttached, Conflict, Locked, Unavailable, aws_unavailable
+from .errors import AlreadyAttached, Conflict, InvalidRequest, LimitReached, Locked, NotFound, RateLimited
+from .errors import Unavailable, aws_unavailable
 from .lockout import DAY, Lockout
 from .policy import LockoutSettings
 
@@ -27,16 +37,22 @@ STATE = "STATE#"
 SK_MFA = "STATE#MFA"
 SK_LOCKOUT = "STATE#LOCKOUT"
 SK_ENROLLMENT = "STATE#ENROLLMENT"
+SK_SMS = "STATE#SMS"
+DEVICE = "STATE#DEVICE#"
+APP_PASSWORD = "APPPW#"
+SK_APP_PASSWORD_THROTTLE = "THROTTLE#APPPW"
+EVENT = "EVENT#"
 SK_POLICY = "POLICY"
 SK_DATA_KEY = "DATAKEY"
 TTL_ATTRIBUTE = "purge_at"
 AUTHENTICATOR_FIELDS = ("auth_id", "secret", "algorithm", "digits", "period", "label", "attached_at", "last_step")
+EVENT_DAYS = 365
 TRANSACTION_ATTEMPTS = 3
-FAILURE_ATTEMPTS = 5
+OPTIMISTIC_ATTEMPTS = 5
 
 
 class CodeAlreadyUsed(Exception):
-    """The step was accepted by another request first, or the authenticator/enrollment changed meanwhile."""
+    """The proof was accepted by another request first, or what it was bound to changed meanwhile."""
 
 
 class LockedMeanwhile(Exception):
@@ -71,12 +87,62 @@ class Enrollment:
 
 
 @dataclass(frozen=True)
+class Phone:
+    number: str
+    attached_at: int
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    token_hash: str
+    label: str
+    created_at: int
+    expires_at: int
+    last_used_at: int | None
+    generation: int  # the user's device generation when it was trusted
+
+
+@dataclass(frozen=True)
+class SmsChallenge:
+    """The last SMS code sent (None once used) and the send counters the limits read."""
+
+    purpose: str | None
+    number: str | None
+    code_hash: str | None
+    expires_at: int
+    last_sent_at: int
+    day: int  # the UTC day number of day_count
+    day_count: int
+
+
+@dataclass(frozen=True)
+class AppPassword:
+    password_id: str
+    label: str
+    created_at: int
+    last_used_at: int | None
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    event: str
+    ip: str
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class UserState:
     authenticator: Authenticator | None
     recovery: frozenset[str]  # keyed hashes of the unused recovery codes
+    phone: Phone | None
     device_gen: int
-    lockout: Lockout  # as stored: may be a streak that ended (TTL deletes late); Lockout handles that
+    app_password_count: int
+    lockout: Lockout  # as stored: may be a round that is over (TTL deletes late); Lockout handles that
     enrollment: Enrollment | None
+    sms: SmsChallenge | None
+    devices: tuple[Device, ...]
 
 
 @dataclass(frozen=True)
@@ -84,6 +150,32 @@ class StoredPolicy:
     doc: dict
     version: int
     two_factor_since: int | None
+    devices_revoked_at: int | None
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a request proved, to be accepted once: a TOTP step later than any accepted one, an unused
+    recovery code, or the pending SMS code sent for `sms_purpose`. TOTP and recovery proofs are bound
+    to the authenticator that was read (`auth_id`)."""
+
+    auth_id: str | None = None
+    step: int | None = None
+    recovery_hash: str | None = None
+    sms_hash: str | None = None
+    sms_purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What the same write changes once the proof is accepted."""
+
+    detach: bool = False  # remove the authenticator and its recovery codes, end every trusted device
+    recovery: tuple[str, ...] | None = None  # replace the recovery-code hashes
+    attach_phone: str | None = None
+    remove_phone: bool = False
+    device: Device | None = None  # trust a device, bound to the generation read
+    evict: tuple[str, ...] = ()  # device ids to delete to stay within the limit
 
 
 def tenant_pk(tenant: str) -> str:
@@ -98,16 +190,94 @@ def _key(pk: str, sk: str) -> dict:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
-def _n(value: int) -> dict:
+def _n(value: float) -> dict:
     return {"N": str(int(value))}
+
+
+def _s(value: str) -> dict:
+    return {"S": value}
 
 
 def _int(item: dict, name: str, default: int = 0) -> int:
     return int(item[name]["N"]) if name in item else default
 
 
+def _opt_int(item: dict, name: str) -> int | None:
+    return int(item[name]["N"]) if name in item else None
+
+
+def _str(item: dict, name: str) -> str | None:
+    return item[name]["S"] if name in item else None
+
+
 def _code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
+
+
+class _Update:
+    """One item's part of a transaction: clauses and conditions from several concerns merged into one
+    Update (DynamoDB allows one operation per item per transaction), or a ConditionCheck."""
+
+    def __init__(self, table: str, key: dict) -> None:
+        self._table, self._key = table, key
+        self._set: dict[str, dict] = {}
+        self._add: dict[str, dict] = {}
+        self._delete: dict[str, dict] = {}
+        self._remove: set[str] = set()
+        self._conditions: list[str] = []
+        self._names: dict[str, str] = {}
+        self._values: dict[str, dict] = {}
+
+    def set(self, attr: str, value: dict) -> None:
+        self._set[attr] = value
+
+    def add(self, attr: str, value: dict) -> None:
+        self._add[attr] = value
+
+    def delete(self, attr: str, value: dict) -> None:
+        self._delete[attr] = value
+
+    def remove(self, *attrs: str) -> None:
+        self._remove.update(attrs)
+
+    def condition(self, expression: str, **values: dict) -> None:
+        """`expression` names attributes as #name and values as :name (given as keyword arguments)."""
+        prefix = f"c{len(self._conditions)}_"
+        self._names.update({f"#{n}": n for n in re.findall(r"#(\w+)", expression)})
+        self._conditions.append("(" + re.sub(r":(\w+)", rf":{prefix}\1", expression) + ")")
+        self._values.update({f":{prefix}{k}": v for k, v in values.items()})
+
+    def render(self) -> dict:
+        clauses = []
+        for verb, pairs, joiner in (("SET", self._set, " = "), ("ADD", self._add, " "), ("DELETE", self._delete, " ")):
+            # A removed attribute takes no other operation in the same expression.
+            live = [(a, v) for a, v in pairs.items() if a not in self._remove]
+            if live:
+                clauses.append(verb + " " + ", ".join(f"{self._name(a)}{joiner}{self._value(a, v)}" for a, v in live))
+        if self._remove:
+            clauses.append("REMOVE " + ", ".join(self._name(a) for a in sorted(self._remove)))
+        request: dict = {"TableName": self._table, "Key": self._key}
+        if self._conditions:
+            request["ConditionExpression"] = " AND ".join(self._conditions)
+        if clauses:
+            request["UpdateExpression"] = " ".join(clauses)
+        if self._names:
+            request["ExpressionAttributeNames"] = self._names
+        if self._values:
+            request["ExpressionAttributeValues"] = self._values
+        return {"Update" if clauses else "ConditionCheck": request}
+
+    @property
+    def empty(self) -> bool:
+        return not (self._set or self._add or self._delete or self._remove or self._conditions)
+
+    def _name(self, attr: str) -> str:
+        self._names[f"#{attr}"] = attr
+        return f"#{attr}"
+
+    def _value(self, attr: str, value: dict) -> str:
+        self._values[f":u_{attr}"] = value
+        return f":u_{attr}"
 
 
 class Store:
@@ -122,39 +292,37 @@ class Store:
             item = self._db.get_item(TableName=self._table, Key=_key(tenant_pk(tenant), SK_POLICY)).get("Item")
         if not item:
             return None
-        since = _int(item, "two_factor_since") if "two_factor_since" in item else None
-        return StoredPolicy(json.loads(item["doc"]["S"]), _int(item, "version"), since)
+        return StoredPolicy(json.loads(item["doc"]["S"]), _int(item, "version"), _opt_int(item, "two_factor_since"),
+                            _opt_int(item, "devices_revoked_at"))
 
-    def save_policy(
-        self, tenant: str, doc: dict, *, expected_version: int | None, two_factor_on: bool, now: float
-    ) -> StoredPolicy:
+    def save_policy(self, tenant: str, doc: dict, *, expected_version: int | None, two_factor_on: bool,
+                    devices_off: bool, now: float, event: Event, admin: str) -> StoredPolicy:
         """Save a policy; with `expected_version`, only if the stored one still has it (else Conflict)."""
-        values = {":doc": {"S": json.dumps(doc, sort_keys=True)}}
-        names = {"#doc": "doc", "#version": "version", "#since": "two_factor_since"}
+        names = {"#doc": "doc", "#version": "version", "#since": "two_factor_since", "#revoked": "devices_revoked_at"}
+        values = {":doc": _s(json.dumps(doc, sort_keys=True)), ":now": _n(now)}
+        sets, adds, removes = ["#doc = :doc"], [], []
+        condition = None
         if expected_version is None:
-            update, condition = "SET #doc = :doc ADD #version :one", None
+            adds.append("#version :one")
             values[":one"] = _n(1)
         else:
-            update = "SET #doc = :doc, #version = :next"
-            values[":next"] = _n(expected_version + 1)
-            values[":expected"] = _n(expected_version)
+            sets.append("#version = :next")
+            values |= {":next": _n(expected_version + 1), ":expected": _n(expected_version)}
             condition = "#version = :expected"
             if expected_version == 0:
                 condition = "attribute_not_exists(#version) OR #version = :expected"
-        if two_factor_on:
-            # Kept across saves while two-factor stays on: the grace period counts from the switch.
-            update = update.replace("SET ", "SET #since = if_not_exists(#since, :now), ", 1)
-            values[":now"] = _n(now)
-        else:
-            update += " REMOVE #since"
-        request = dict(
-            TableName=self._table,
-            Key=_key(tenant_pk(tenant), SK_POLICY),
-            UpdateExpression=update,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
+        # Kept across saves while two-factor stays on: the enrollment grace period counts from the switch.
+        (sets.append("#since = if_not_exists(#since, :now)") if two_factor_on else removes.append("#since"))
+        if devices_off:
+            sets.append("#revoked = :now")  # every trusted device issued until now stops counting
+        update = "SET " + ", ".join(sets)
+        update += " ADD " + ", ".join(adds) if adds else ""
+        update += " REMOVE " + ", ".join(removes) if removes else ""
+        used = update + (condition or "")  # DynamoDB refuses names and values the expressions don't use
+        request = dict(TableName=self._table, Key=_key(tenant_pk(tenant), SK_POLICY), UpdateExpression=update,
+                       ExpressionAttributeNames={k: v for k, v in names.items() if k in used},
+                       ExpressionAttributeValues={k: v for k, v in values.items() if re.search(rf"{k}\b", used)},
+                       ReturnValues="ALL_NEW")
         if condition:
             request["ConditionExpression"] = condition
         with aws_unavailable():
@@ -164,8 +332,9 @@ class Store:
                 if _code(e) == "ConditionalCheckFailedException":
                     raise Conflict() from e
                 raise
-        since = _int(item, "two_factor_since") if "two_factor_since" in item else None
-        return StoredPolicy(doc, _int(item, "version"), since)
+        self.put_event(tenant, admin, event)
+        return StoredPolicy(doc, _int(item, "version"), _opt_int(item, "two_factor_since"),
+                            _opt_int(item, "devices_revoked_at"))
 
     def get_data_key(self, tenant: str) -> bytes | None:
         with aws_unavailable():
@@ -190,157 +359,122 @@ class Store:
                 raise
         return blob
 
-    # --- user partition ---------------------------------------------------------------------
+    # --- the user's state -------------------------------------------------------------------
 
     def load_user(self, tenant: str, user: str) -> UserState:
-        """Everything a code check needs, in one consistent read."""
+        """Everything a code check or a logon decision needs, in one consistent read."""
         with aws_unavailable():
             items = self._db.query(
                 TableName=self._table,
                 KeyConditionExpression="PK = :pk AND begins_with(SK, :state)",
-                ExpressionAttributeValues={":pk": {"S": user_pk(tenant, user)}, ":state": {"S": STATE}},
+                ExpressionAttributeValues={":pk": _s(user_pk(tenant, user)), ":state": _s(STATE)},
                 ConsistentRead=True,
             )["Items"]
         by_sk = {item["SK"]["S"]: item for item in items}
         mfa = by_sk.get(SK_MFA, {})
+        phone = _str(mfa, "phone_number")
         return UserState(
             authenticator=_authenticator(mfa),
             recovery=frozenset(mfa.get("recovery", {}).get("SS", ())),
+            phone=Phone(phone, _int(mfa, "phone_attached_at")) if phone else None,
             device_gen=_int(mfa, "device_gen"),
+            app_password_count=_int(mfa, "app_passwords"),
             lockout=_lockout(by_sk.get(SK_LOCKOUT)),
             enrollment=_enrollment(by_sk.get(SK_ENROLLMENT)),
+            sms=_sms(by_sk.get(SK_SMS)),
+            devices=tuple(sorted((_device(i) for sk, i in by_sk.items() if sk.startswith(DEVICE)),
+                                 key=lambda d: d.created_at)),
         )
 
-    def save_enrollment(self, tenant: str, user: str, enrollment: Enrollment, *, purge_at: int) -> None:
+    def save_enrollment(self, tenant: str, user: str, enrollment: Enrollment, *, purge_at: int, event: Event) -> None:
         """Replace any pending enrollment with this one, unless an authenticator is attached."""
         pk = user_pk(tenant, user)
         item = {
             **_key(pk, SK_ENROLLMENT),
-            "enrollment_id": {"S": enrollment.enrollment_id},
+            "enrollment_id": _s(enrollment.enrollment_id),
             "secret": {"B": enrollment.secret},
-            "algorithm": {"S": enrollment.algorithm},
+            "algorithm": _s(enrollment.algorithm),
             "digits": _n(enrollment.digits),
             "period": _n(enrollment.period),
-            "label": {"S": enrollment.label},
+            "label": _s(enrollment.label),
             "expires_at": _n(enrollment.expires_at),
             TTL_ATTRIBUTE: _n(purge_at),
         }
-        reasons = self._transact(
-            [
-                {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": _key(pk, SK_MFA),
-                        "ConditionExpression": "attribute_not_exists(auth_id)",
-                    }
-                },
-                {"Put": {"TableName": self._table, "Item": item}},
-            ]
-        )
+        mfa = _Update(self._table, _key(pk, SK_MFA))
+        mfa.condition("attribute_not_exists(#auth_id)")
+        reasons = self._transact([mfa.render(), {"Put": {"TableName": self._table, "Item": item}},
+                                  self._event_put(pk, event)])
         if reasons is not None:
             raise AlreadyAttached()
 
-    def attach(
-        self,
-        tenant: str,
-        user: str,
-        *,
-        enrollment_id: str,
-        authenticator: Authenticator,
-        recovery: list[str],
-        seen: Lockout,
-        rules: LockoutSettings,
-    ) -> None:
+    def attach(self, tenant: str, user: str, *, enrollment_id: str, authenticator: Authenticator,
+               recovery: list[str], seen: Lockout, rules: LockoutSettings, event: Event) -> None:
         """Turn the pending enrollment into the attached authenticator, consuming the confirm code's step."""
         pk = user_pk(tenant, user)
-        values = {
-            ":auth_id": {"S": authenticator.auth_id},
-            ":secret": {"B": authenticator.secret},
-            ":algorithm": {"S": authenticator.algorithm},
-            ":digits": _n(authenticator.digits),
-            ":period": _n(authenticator.period),
-            ":label": {"S": authenticator.label},
-            ":attached_at": _n(authenticator.attached_at),
-            ":last_step": _n(authenticator.last_step),
-            ":recovery": {"SS": recovery},
+        delete_enrollment = {"Delete": {"TableName": self._table, "Key": _key(pk, SK_ENROLLMENT),
+                                        "ConditionExpression": "enrollment_id = :id",
+                                        "ExpressionAttributeValues": {":id": _s(enrollment_id)}}}
+        mfa = _Update(self._table, _key(pk, SK_MFA))
+        mfa.condition("attribute_not_exists(#auth_id)")
+        fields = {
+            "auth_id": _s(authenticator.auth_id),
+            "secret": {"B": authenticator.secret},
+            "algorithm": _s(authenticator.algorithm),
+            "digits": _n(authenticator.digits),
+            "period": _n(authenticator.period),
+            "label": _s(authenticator.label),
+            "attached_at": _n(authenticator.attached_at),
+            "last_step": _n(authenticator.last_step),
+            "recovery": {"SS": recovery},
         }
-        names = {f"#{f}": f for f in AUTHENTICATOR_FIELDS} | {"#recovery": "recovery"}
-        update = "SET " + ", ".join(f"#{f} = :{f}" for f in AUTHENTICATOR_FIELDS) + ", #recovery = :recovery"
-        reasons = self._transact(
-            [
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": _key(pk, SK_ENROLLMENT),
-                        "ConditionExpression": "enrollment_id = :id",
-                        "ExpressionAttributeValues": {":id": {"S": enrollment_id}},
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _key(pk, SK_MFA),
-                        "UpdateExpression": update,
-                        "ConditionExpression": "attribute_not_exists(#auth_id)",
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-                self._lockout_reset(pk, seen, rules),
-            ]
-        )
+        for name, value in fields.items():
+            mfa.set(name, value)
+        reasons = self._transact([delete_enrollment, mfa.render(), self._lockout_reset(pk, seen, rules),
+                                  self._event_put(pk, event)])
         self._raise_for(reasons, lockout_index=2)
 
-    def consume_proof(
-        self,
-        tenant: str,
-        user: str,
-        *,
-        auth_id: str,
-        seen: Lockout,
-        rules: LockoutSettings,
-        step: int | None = None,
-        recovery_hash: str | None = None,
-        detach: bool = False,
-    ) -> None:
-        """Accept one proof once, in one write: a TOTP `step` later than any accepted step, or an unused
-        `recovery_hash`; the authenticator must still be the one read, and no lock engaged meanwhile.
-        With `detach`, the same write removes the authenticator, its recovery codes, and (by the
-        generation bump) every trusted device."""
+    def commit(self, tenant: str, user: str, *, proof: Proof, effects: Effects, seen: Lockout,
+               rules: LockoutSettings, events: list[Event], device_gen: int, now: float) -> None:
+        """Accept `proof` once and apply `effects`, in one transaction that also ends the failure streak
+        (unless a concurrent failure locked the user since we read) and writes the audit events."""
         pk = user_pk(tenant, user)
-        names = {"#auth_id": "auth_id"}
-        values = {":auth_id": {"S": auth_id}}
-        if step is not None:
-            names["#last_step"] = "last_step"
-            values[":step"] = _n(step)
-            condition = "#auth_id = :auth_id AND (attribute_not_exists(#last_step) OR #last_step < :step)"
-            update = "SET #last_step = :step"
-        else:
-            names["#recovery"] = "recovery"
-            values[":hash"] = {"S": recovery_hash}
-            values[":hashes"] = {"SS": [recovery_hash]}
-            condition = "#auth_id = :auth_id AND contains(#recovery, :hash)"
-            update = "DELETE #recovery :hashes"
-        if detach:
-            names |= {f"#{f}": f for f in AUTHENTICATOR_FIELDS} | {"#recovery": "recovery", "#gen": "device_gen"}
-            update = "REMOVE " + ", ".join(f"#{f}" for f in AUTHENTICATOR_FIELDS) + ", #recovery ADD #gen :one"
-            values = {k: v for k, v in values.items() if k != ":hashes"} | {":one": _n(1)}
-        reasons = self._transact(
-            [
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": _key(pk, SK_MFA),
-                        "UpdateExpression": update,
-                        "ConditionExpression": condition,
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-                self._lockout_reset(pk, seen, rules),
-            ]
-        )
-        self._raise_for(reasons, lockout_index=1)
+        mfa = _Update(self._table, _key(pk, SK_MFA))
+        sms = _Update(self._table, _key(pk, SK_SMS))
+        if proof.step is not None:
+            mfa.condition("#auth_id = :auth_id AND (attribute_not_exists(#last_step) OR #last_step < :step)",
+                          auth_id=_s(proof.auth_id), step=_n(proof.step))
+            mfa.set("last_step", _n(proof.step))
+        if proof.recovery_hash is not None:
+            mfa.condition("#auth_id = :auth_id AND contains(#recovery, :hash)", auth_id=_s(proof.auth_id),
+                          hash=_s(proof.recovery_hash))
+            mfa.delete("recovery", {"SS": [proof.recovery_hash]})
+        if proof.sms_hash is not None:
+            sms.condition("#code_hash = :hash AND #purpose = :purpose AND #expires_at > :now",
+                          hash=_s(proof.sms_hash), purpose=_s(proof.sms_purpose), now=_n(now))
+            sms.remove("code_hash", "purpose", "number")
+        if effects.detach:
+            mfa.remove(*AUTHENTICATOR_FIELDS, "recovery")
+            mfa.add("device_gen", _n(1))
+        if effects.recovery is not None:
+            mfa.set("recovery", {"SS": list(effects.recovery)})
+        if effects.attach_phone is not None:
+            mfa.condition("attribute_not_exists(#phone_number)")
+            mfa.set("phone_number", _s(effects.attach_phone))
+            mfa.set("phone_attached_at", _n(now))
+        if effects.remove_phone:
+            mfa.condition("attribute_exists(#phone_number)")
+            mfa.remove("phone_number", "phone_attached_at")
+        if effects.device is not None:
+            # The device is bound to the generation read: if the authenticator was deleted or the user
+            # reset meanwhile (generation bumped), trusting it fails instead of outliving the reset.
+            mfa.condition("attribute_not_exists(#device_gen) OR #device_gen = :gen", gen=_n(device_gen))
+        items = [u.render() for u in (mfa, sms) if not u.empty]
+        lockout_index = len(items)
+        items += [self._lockout_reset(pk, seen, rules)] + [self._event_put(pk, e) for e in events]
+        if effects.device is not None:
+            items.append({"Put": {"TableName": self._table, "Item": _device_item(pk, effects.device)}})
+            items += [{"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + d)}} for d in effects.evict]
+        self._raise_for(self._transact(items), lockout_index=lockout_index)
 
     def record_failure(self, tenant: str, user: str, *, seen: Lockout, rules: LockoutSettings, now: float) -> Lockout:
         """Count one failed code atomically and return the record after it.
@@ -349,41 +483,27 @@ class Store:
         a round that is over (lock served, or a day without failures) is restarted by exactly one request.
         Raises Locked when the user is locked."""
         key = _key(user_pk(tenant, user), SK_LOCKOUT)
-        for _ in range(FAILURE_ATTEMPTS):
+        for _ in range(OPTIMISTIC_ATTEMPTS):
             retry_after = seen.retry_after(rules, now)
             if retry_after is not None:
                 raise Locked(retry_after)
             restart = seen.restart(rules, now)
             names = {"#fails": "fails", "#level": "lock_level", "#last": "last_fail_at", "#purge": TTL_ATTRIBUTE}
-            values = {":now": _n(now), ":purge": _n(now + DAY)}
+            values = {":now": _n(now), ":purge": _n(now + DAY), ":one": _n(1)}
             if restart is not None:
                 update = "SET #fails = :one, #level = :level, #last = :now, #purge = :purge"
                 condition = "#fails = :seen_fails AND #last = :seen_last"
-                values |= {
-                    ":one": _n(1),
-                    ":level": _n(restart.level),
-                    ":seen_fails": _n(seen.fails),
-                    ":seen_last": _n(seen.last_fail_at),
-                }
+                values |= {":level": _n(restart.level), ":seen_fails": _n(seen.fails),
+                           ":seen_last": _n(seen.last_fail_at)}
             else:
                 update = "ADD #fails :one SET #last = :now, #purge = :purge, #level = if_not_exists(#level, :zero)"
                 condition = "attribute_not_exists(#fails) OR (#fails < :max AND #last > :streak_start)"
-                values |= {
-                    ":one": _n(1),
-                    ":zero": _n(0),
-                    ":max": _n(rules.max_failures),
-                    ":streak_start": _n(now - DAY),
-                }
+                values |= {":zero": _n(0), ":max": _n(rules.max_failures), ":streak_start": _n(now - DAY)}
             with aws_unavailable():
                 try:
                     item = self._db.update_item(
-                        TableName=self._table,
-                        Key=key,
-                        UpdateExpression=update,
-                        ConditionExpression=condition,
-                        ExpressionAttributeNames=names,
-                        ExpressionAttributeValues=values,
-                        ReturnValues="ALL_NEW",
+                        TableName=self._table, Key=key, UpdateExpression=update, ConditionExpression=condition,
+                        ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
                         ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     )["Attributes"]
                 except ClientError as e:
@@ -394,7 +514,236 @@ class Store:
             return _lockout(item)
         raise Unavailable()
 
+    # --- SMS codes --------------------------------------------------------------------------
+
+    def reserve_sms(self, tenant: str, user: str, *, seen: SmsChallenge | None, purpose: str, number: str,
+                    code_hash: str, expires_at: int, now: float, min_gap: int, per_day: int) -> None:
+        """Store a new SMS code and count the send, within the limits (one per `min_gap` s, `per_day` a
+        day); two sends racing get one slot. Raises RateLimited."""
+        today = int(now) // DAY
+        key = _key(user_pk(tenant, user), SK_SMS)
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            if seen is not None:
+                wait = seen.last_sent_at + min_gap - now
+                if wait > 0:
+                    raise RateLimited(wait)
+                if seen.day == today and seen.day_count >= per_day:
+                    raise RateLimited((today + 1) * DAY - now)
+            update = _Update(self._table, key)
+            for name, value in (("purpose", _s(purpose)), ("number", _s(number)), ("code_hash", _s(code_hash)),
+                                ("expires_at", _n(expires_at)), ("last_sent_at", _n(now)), ("day", _n(today)),
+                                (TTL_ATTRIBUTE, _n(now + 2 * DAY))):
+                update.set(name, value)
+            if seen is None:
+                update.condition("attribute_not_exists(#last_sent_at)")
+                update.set("day_count", _n(1))
+            else:
+                # Optimistic: only if nobody sent since we read (the limits were checked on what we read).
+                update.condition("#last_sent_at = :seen", seen=_n(seen.last_sent_at))
+                update.set("day_count", _n(seen.day_count + 1 if seen.day == today else 1))
+            request = update.render()["Update"] | {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            with aws_unavailable():
+                try:
+                    self._db.update_item(**request)
+                    return
+                except ClientError as e:
+                    if _code(e) != "ConditionalCheckFailedException":
+                        raise
+                    seen = _sms(e.response.get("Item"))
+        raise RateLimited(min_gap)
+
+    def release_sms(self, tenant: str, user: str, *, seen: SmsChallenge | None, code_hash: str) -> None:
+        """Undo a reservation whose SMS could not be sent, so the user may try again at once."""
+        key = _key(user_pk(tenant, user), SK_SMS)
+        with aws_unavailable():
+            try:
+                if seen is None:
+                    self._db.delete_item(TableName=self._table, Key=key, ConditionExpression="code_hash = :h",
+                                         ExpressionAttributeValues={":h": _s(code_hash)})
+                    return
+                update = _Update(self._table, key)
+                update.condition("#code_hash = :hash", hash=_s(code_hash))
+                update.set("last_sent_at", _n(seen.last_sent_at))
+                update.set("day", _n(seen.day))
+                update.set("day_count", _n(seen.day_count))
+                update.remove("code_hash", "purpose", "number")
+                self._db.update_item(**update.render()["Update"])
+            except ClientError as e:
+                if _code(e) != "ConditionalCheckFailedException":
+                    raise
+
+    # --- trusted devices --------------------------------------------------------------------
+
+    def touch_device(self, tenant: str, user: str, device_id: str, *, now: float, event: Event) -> bool:
+        """Record a logon through a trusted device; False if the device was revoked meanwhile."""
+        pk = user_pk(tenant, user)
+        device = _Update(self._table, _key(pk, DEVICE + device_id))
+        device.condition("attribute_exists(#token_hash)")
+        device.set("last_used_at", _n(now))
+        return self._transact([device.render(), self._event_put(pk, event)]) is None
+
+    def delete_devices(self, tenant: str, user: str, device_ids: list[str], *, event: Event, end_all: bool) -> None:
+        """Delete these devices; with `end_all`, also bump the generation so no token issued so far counts."""
+        pk = user_pk(tenant, user)
+        items = [{"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + d)}} for d in device_ids]
+        if end_all:
+            mfa = _Update(self._table, _key(pk, SK_MFA))
+            mfa.add("device_gen", _n(1))
+            items.append(mfa.render())
+        self._raise_for(self._transact(items + [self._event_put(pk, event)]), lockout_index=None)
+
+    def delete_device(self, tenant: str, user: str, device_id: str, *, event: Event) -> None:
+        pk = user_pk(tenant, user)
+        reasons = self._transact([
+            {"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + device_id),
+                        "ConditionExpression": "attribute_exists(token_hash)"}},
+            self._event_put(pk, event),
+        ])
+        if reasons is not None:
+            raise NotFound("No such trusted device.")
+
+    # --- app passwords ----------------------------------------------------------------------
+
+    def create_app_password(self, tenant: str, user: str, *, password_hash: str, password: AppPassword, limit: int,
+                            event: Event) -> None:
+        pk = user_pk(tenant, user)
+        mfa = _Update(self._table, _key(pk, SK_MFA))
+        mfa.condition("attribute_not_exists(#app_passwords) OR #app_passwords < :limit", limit=_n(limit))
+        mfa.add("app_passwords", _n(1))
+        item = {**_key(pk, APP_PASSWORD + password_hash), "password_id": _s(password.password_id),
+                "label": _s(password.label), "created_at": _n(password.created_at)}
+        reasons = self._transact([mfa.render(), {"Put": {"TableName": self._table, "Item": item,
+                                                         "ConditionExpression": "attribute_not_exists(PK)"}},
+                                  self._event_put(pk, event)])
+        if reasons is not None:
+            raise LimitReached("You can have at most 40 third-party client security passwords.")
+
+    def list_app_passwords(self, tenant: str, user: str) -> list[tuple[str, AppPassword]]:
+        """(hash, password) for each of the user's app passwords, oldest first."""
+        items = self._query_prefix(user_pk(tenant, user), APP_PASSWORD)
+        found = [(i["SK"]["S"][len(APP_PASSWORD):], _app_password(i)) for i in items]
+        return sorted(found, key=lambda pair: pair[1].created_at)
+
+    def delete_app_password(self, tenant: str, user: str, password_hash: str, *, event: Event) -> None:
+        pk = user_pk(tenant, user)
+        mfa = _Update(self._table, _key(pk, SK_MFA))
+        mfa.add("app_passwords", _n(-1))
+        reasons = self._transact([
+            {"Delete": {"TableName": self._table, "Key": _key(pk, APP_PASSWORD + password_hash),
+                        "ConditionExpression": "attribute_exists(PK)"}},
+            mfa.render(),
+            self._event_put(pk, event),
+        ])
+        if reasons is not None:
+            raise NotFound("No such third-party client security password.")
+
+    def use_app_password(self, tenant: str, user: str, password_hash: str, *, now: float, limit: int,
+                         event: Event) -> bool:
+        """True when the password exists (its last use recorded); raises RateLimited when the user's
+        checks failed `limit` times this minute. A wrong password costs one more write: the count."""
+        pk = user_pk(tenant, user)
+        minute = int(now) // 60
+        throttle = _Update(self._table, _key(pk, SK_APP_PASSWORD_THROTTLE))
+        throttle.condition("attribute_not_exists(#minute) OR #minute <> :minute OR #fails < :limit",
+                           minute=_n(minute), limit=_n(limit))
+        password = _Update(self._table, _key(pk, APP_PASSWORD + password_hash))
+        password.condition("attribute_exists(#password_id)")
+        password.set("last_used_at", _n(now))
+        reasons = self._transact([throttle.render(), password.render(), self._event_put(pk, event)])
+        if reasons is None:
+            return True
+        if reasons[0].get("Code") == "ConditionalCheckFailed":
+            raise RateLimited(60 - int(now) % 60)
+        self._count_app_password_failure(pk, minute, now)
+        return False
+
+    def _count_app_password_failure(self, pk: str, minute: int, now: float) -> None:
+        """One more failure in this minute's window (a new window starts at one)."""
+        same_minute = _Update(self._table, _key(pk, SK_APP_PASSWORD_THROTTLE))
+        same_minute.condition("#minute = :minute", minute=_n(minute))
+        same_minute.add("fails", _n(1))
+        new_minute = _Update(self._table, _key(pk, SK_APP_PASSWORD_THROTTLE))
+        new_minute.condition("attribute_not_exists(#minute) OR #minute <> :minute", minute=_n(minute))
+        new_minute.set("fails", _n(1))
+        new_minute.set("minute", _n(minute))
+        new_minute.set(TTL_ATTRIBUTE, _n(now + 120))
+        for _ in range(OPTIMISTIC_ATTEMPTS):
+            for update in (same_minute, new_minute):
+                with aws_unavailable():
+                    try:
+                        self._db.update_item(**update.render()["Update"])
+                        return
+                    except ClientError as e:
+                        if _code(e) != "ConditionalCheckFailedException":
+                            raise
+        raise Unavailable()
+
+    # --- admin and audit --------------------------------------------------------------------
+
+    def reset(self, tenant: str, user: str, *, devices: tuple[Device, ...], event: Event) -> None:
+        """Lost phone: remove the authenticator, its recovery codes, the pending enrollment, every trusted
+        device and the lockout; keep the secure phone and the app passwords."""
+        pk = user_pk(tenant, user)
+        mfa = _Update(self._table, _key(pk, SK_MFA))
+        mfa.remove(*AUTHENTICATOR_FIELDS, "recovery")
+        mfa.add("device_gen", _n(1))
+        items = [mfa.render()]
+        items += [{"Delete": {"TableName": self._table, "Key": _key(pk, sk)}} for sk in (SK_LOCKOUT, SK_ENROLLMENT)]
+        items += [{"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + d.device_id)}} for d in devices]
+        self._raise_for(self._transact(items + [self._event_put(pk, event)]), lockout_index=None)
+
+    def unlock(self, tenant: str, user: str, *, event: Event) -> None:
+        pk = user_pk(tenant, user)
+        self._raise_for(self._transact([
+            {"Delete": {"TableName": self._table, "Key": _key(pk, SK_LOCKOUT)}},
+            self._event_put(pk, event),
+        ]), lockout_index=None)
+
+    def put_event(self, tenant: str, user: str, event: Event) -> None:
+        with aws_unavailable():
+            self._db.put_item(**self._event_put(user_pk(tenant, user), event)["Put"])
+
+    def list_events(self, tenant: str, user: str, *, limit: int, cursor: str | None) -> tuple[list[Event], str | None]:
+        """The user's audit trail, newest first, a page at a time; the cursor is opaque to callers."""
+        pk = user_pk(tenant, user)
+        request = dict(TableName=self._table, KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                       ExpressionAttributeValues={":pk": _s(pk), ":prefix": _s(EVENT)}, ScanIndexForward=False,
+                       Limit=limit)
+        if cursor:
+            try:
+                sk = base64.urlsafe_b64decode(cursor.encode()).decode()
+            except (ValueError, UnicodeDecodeError) as e:
+                raise InvalidRequest("cursor is not valid.") from e
+            if not sk.startswith(EVENT):
+                raise InvalidRequest("cursor is not valid.")
+            request["ExclusiveStartKey"] = _key(pk, sk)
+        with aws_unavailable():
+            page = self._db.query(**request)
+        events = [Event(at=_int(i, "at") / 1000, event=i["event"]["S"], ip=_str(i, "ip") or "",
+                        detail=json.loads(_str(i, "detail") or "{}")) for i in page["Items"]]
+        last = page.get("LastEvaluatedKey")
+        return events, base64.urlsafe_b64encode(last["SK"]["S"].encode()).decode() if last else None
+
     # --- helpers ----------------------------------------------------------------------------
+
+    def _query_prefix(self, pk: str, prefix: str) -> list[dict]:
+        with aws_unavailable():
+            return self._db.query(
+                TableName=self._table, KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                ExpressionAttributeValues={":pk": _s(pk), ":prefix": _s(prefix)}, ConsistentRead=True,
+            )["Items"]
+
+    def _event_put(self, pk: str, event: Event) -> dict:
+        at_ms = int(event.at * 1000)
+        item = {
+            **_key(pk, f"{EVENT}{at_ms:013d}#{secrets.token_hex(4)}"),
+            "at": _n(at_ms),
+            "event": _s(event.event),
+            "ip": _s(event.ip),
+            "detail": _s(json.dumps(event.detail, sort_keys=True)),
+            TTL_ATTRIBUTE: _n(event.at + EVENT_DAYS * DAY),
+        }
+        return {"Put": {"TableName": self._table, "Item": item}}
 
     def _lockout_reset(self, pk: str, seen: Lockout, rules: LockoutSettings) -> dict:
         """A success ends the failure streak, unless a concurrent failure locked the user since we read."""
@@ -410,12 +759,13 @@ class Store:
         }
 
     @staticmethod
-    def _raise_for(reasons: list[dict] | None, *, lockout_index: int) -> None:
+    def _raise_for(reasons: list[dict] | None, *, lockout_index: int | None) -> None:
         if reasons is None:
             return
-        lock_reason = reasons[lockout_index] if lockout_index < len(reasons) else {}
-        if lock_reason.get("Code") == "ConditionalCheckFailed":
-            raise LockedMeanwhile(_lockout(lock_reason.get("Item")))
+        if lockout_index is not None and lockout_index < len(reasons):
+            lock_reason = reasons[lockout_index]
+            if lock_reason.get("Code") == "ConditionalCheckFailed":
+                raise LockedMeanwhile(_lockout(lock_reason.get("Item")))
         raise CodeAlreadyUsed()
 
     def _transact(self, items: list[dict]) -> list[dict] | None:
@@ -471,3 +821,28 @@ def _lockout(item: dict | None) -> Lockout:
     if not item or "fails" not in item:
         return Lockout()
     return Lockout(fails=_int(item, "fails"), level=_int(item, "lock_level"), last_fail_at=_int(item, "last_fail_at"))
+
+
+def _sms(item: dict | None) -> SmsChallenge | None:
+    if not item or "last_sent_at" not in item:
+        return None
+    return SmsChallenge(purpose=_str(item, "purpose"), number=_str(item, "number"), code_hash=_str(item, "code_hash"),
+                        expires_at=_int(item, "expires_at"), last_sent_at=_int(item, "last_sent_at"),
+                        day=_int(item, "day"), day_count=_int(item, "day_count"))
+
+
+def _device(item: dict) -> Device:
+    return Device(device_id=item["SK"]["S"][len(DEVICE):], token_hash=item["token_hash"]["S"],
+                  label=item["label"]["S"], created_at=_int(item, "created_at"), expires_at=_int(item, "expires_at"),
+                  last_used_at=_opt_int(item, "last_used_at"), generation=_int(item, "generation"))
+
+
+def _device_item(pk: str, device: Device) -> dict:
+    return {**_key(pk, DEVICE + device.device_id), "token_hash": _s(device.token_hash), "label": _s(device.label),
+            "created_at": _n(device.created_at), "expires_at": _n(device.expires_at),
+            "generation": _n(device.generation), TTL_ATTRIBUTE: _n(device.expires_at)}
+
+
+def _app_password(item: dict) -> AppPassword:
+    return AppPassword(password_id=item["password_id"]["S"], label=item["label"]["S"],
+                       created_at=_int(item, "created_at"), last_used_at=_opt_int(item, "last_used_at"))
