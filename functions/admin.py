@@ -1,5 +1,6 @@
 """The mailbox administrator's tools: look a user up, reset (lost phone), unlock, read the audit trail."""
 from chalice import Blueprint, Response
+
 from mfa_core import runtime
 from mfa_core.auth import normalize_user
 from mfa_core.errors import InvalidRequest

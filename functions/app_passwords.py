@@ -1,5 +1,6 @@
 """Third-party client security passwords: the user manages them; the IMAP/SMTP gateway checks them."""
 from chalice import Blueprint
+
 from mfa_core import runtime
 from mfa_core.auth import normalize_user
 from mfa_core.errors import InvalidRequest

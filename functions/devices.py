@@ -1,5 +1,6 @@
 """Trusted devices ("Set as trusted device"): list them, revoke one, revoke all."""
 from chalice import Blueprint
+
 from mfa_core import runtime
 
 from .http import Call, endpoint

@@ -1,5 +1,6 @@
 """POST /v1/authenticator/enroll: a new secret, its otpauth URI and QR code (Attach Authenticator)."""
 from chalice import Blueprint
+
 from mfa_core import runtime
 
 from .http import Call, endpoint, label_field

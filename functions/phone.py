@@ -1,5 +1,6 @@
 """The secure phone (SMS): attach it with a code, send a code to it, delete it with a code."""
 from chalice import Blueprint, Response
+
 from mfa_core import runtime
 
 from .enroll import ATTACH_SCOPES

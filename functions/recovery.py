@@ -1,5 +1,6 @@
 """POST /v1/recovery-codes: ten new recovery codes for a current authenticator code; the old ones die."""
 from chalice import Blueprint
+
 from mfa_core import runtime
 
 from .http import Call, endpoint, string_field

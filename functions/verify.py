@@ -1,6 +1,7 @@
 """The logon's MFA step: POST /v1/logon (what next), /v1/logon/verify (check a code), /v1/logon/sms
 (send a code to the secure phone), /v1/logon/skip (grace period)."""
 from chalice import Blueprint, Response
+
 from mfa_core import runtime
 from mfa_core.errors import InvalidRequest
 

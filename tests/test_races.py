@@ -85,3 +85,38 @@ def test_one_totp_code_sent_twenty_times_at_once_is_accepted_once(live):
     statuses = race(THREADS, lambda: post(live, "/v1/logon/verify", {"code": code}, logon))
     assert statuses.count(200) == 1, statuses
     assert set(statuses) <= {200, 400, 429}, statuses
+
+
+def attached(base, user):
+    token, enrolled, secret = enroll(base, user)
+    step = totp.step_at(time.time(), 30)
+    confirmed = post(base, "/v1/authenticator/confirm",
+                     {"enrollment_id": enrolled["enrollment_id"], "code": code_at_step(secret, step)}, token)
+    assert confirmed.status_code == 200
+    return token, confirmed.json()
+
+
+def test_one_recovery_code_sent_by_ten_threads_at_once_is_accepted_once(live):
+    user = "recovery-race@example.com"
+    _, confirmed = attached(live, user)
+    code = confirmed["recovery_codes"][0]
+    logon = make_token(user, "race", "mfa:logon")
+    body = {"method": "recovery_code", "code": code}
+    statuses = race(10, lambda: post(live, "/v1/logon/verify", body, logon))
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 400, 429}, statuses
+    settings = make_token(user, "race")
+    assert post(live, "/v1/factors", None, settings, method="GET").json()["recovery_codes_left"] == 9
+
+
+def test_one_sms_code_sent_by_ten_threads_at_once_is_accepted_once(live):
+    from moto.sns.models import sns_backends
+
+    user, number = "sms-race@example.com", "+8613900001111"
+    settings = make_token(user, "race")
+    assert post(live, "/v1/phone", {"number": number}, settings).status_code == 202
+    sent = [text for to, text in sns_backends["123456789012"]["us-east-1"].sms_messages.values() if to == number]
+    code = next(word for word in sent[-1].split() if word.rstrip(".").isdigit() and len(word.rstrip(".")) == 6)
+    statuses = race(10, lambda: post(live, "/v1/phone/confirm", {"code": code.rstrip(".")}, settings))
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 400, 404, 409, 429}, statuses

@@ -28,8 +28,17 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import AlreadyAttached, Conflict, InvalidRequest, LimitReached, Locked, NotFound, RateLimited
-from .errors import Unavailable, aws_unavailable
+from .errors import (
+    AlreadyAttached,
+    Conflict,
+    InvalidRequest,
+    LimitReached,
+    Locked,
+    NotFound,
+    RateLimited,
+    Unavailable,
+    aws_unavailable,
+)
 from .lockout import DAY, Lockout
 from .policy import LockoutSettings
 
