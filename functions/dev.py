@@ -34,7 +34,7 @@ def token(call: Call) -> dict:
     scope = string_field(call.body, "scope", max_length=200)
     if user is None or not TENANT_RE.fullmatch(tenant) or not set(scope.split()) <= SCOPES or not scope.strip():
         raise InvalidRequest("user, tenant and scope (from mfa:logon mfa:settings mfa:admin mfa:gateway) are required.")
-    return {"token": dev_token(runtime.current().settings, user, tenant, scope, call.now)}
+    return {"token": dev_token(runtime.current().settings, user, tenant, scope, call.ctx.now)}
 
 
 @endpoint(bp, "/v1/dev/outbox", "GET")

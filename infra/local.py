@@ -121,7 +121,13 @@ def local_server(port: int):
     from http.server import BaseHTTPRequestHandler
 
     from chalice.cli.factory import CLIFactory
-    from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer, create_local_server
+    from chalice.local import (
+        ChaliceRequestHandler,
+        LocalChalice,
+        LocalDevServer,
+        ThreadedHTTPServer,
+        create_local_server,
+    )
 
     gateway_class = contract_gateway_class()
 
@@ -134,6 +140,13 @@ def local_server(port: int):
             self.local_gateway = gateway_class(app_object, config)
             BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
+        def __getattr__(self, name):
+            # http.server answers a method it has no do_X for (TRACE, CONNECT...) with an HTML 501; send
+            # every method to the app, which answers the contract's 405 (or 404 for an unknown route).
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
+
     class Server(ThreadedHTTPServer):
         request_queue_size = 128  # socketserver's default listen backlog of 5 resets bursts of connections
         daemon_threads = True
@@ -141,7 +154,8 @@ def local_server(port: int):
     factory = CLIFactory(project_dir=str(ROOT), environ=os.environ)
     app = factory.load_chalice_app()
     config = factory.create_config_obj(chalice_stage_name="dev")
-    create_local_server(app, config, "127.0.0.1", port)  # turns the app into Chalice's local flavour
+    if not isinstance(app, LocalChalice):  # once per process: the swap can't be applied twice
+        create_local_server(app, config, "127.0.0.1", port)  # turns the app into Chalice's local flavour
     return LocalDevServer(app, config, "127.0.0.1", port, handler_cls=RequestHandler, server_cls=Server)
 
 

@@ -128,6 +128,34 @@ def api(aws, clock, chalice_app) -> Api:
         yield Api(client, clock)
 
 
+@pytest.fixture(scope="module")
+def live():
+    """The local server (threaded, as `make run` serves it) against a moto server, for one test module.
+
+    Races and the schemathesis run need real HTTP and real threads; the environment is restored after."""
+    import threading
+
+    import requests
+
+    from infra.local import create_resources, local_server, start_moto
+
+    saved = dict(os.environ)
+    moto, port = start_moto()
+    # moto's state is per process, shared by every moto server and mock_aws in it: start clean.
+    requests.post(f"http://127.0.0.1:{port}/moto-api/reset", timeout=10)
+    runtime.reset()
+    create_resources()
+    server = local_server(0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server.server_port}"
+    server.shutdown()
+    requests.post(f"http://127.0.0.1:{port}/moto-api/reset", timeout=10)
+    moto.shutdown()
+    os.environ.clear()
+    os.environ.update(saved)
+    runtime.reset()
+
+
 def code_for(otpauth_or_secret: str, now: float, *, algorithm="SHA1", digits=6, period=30, offset_steps=0) -> str:
     secret = otpauth_or_secret
     if secret.startswith("otpauth://"):

@@ -1,35 +1,16 @@
 """Races with real threads over HTTP: the local server (threaded, as `make run` serves it) and a moto server."""
 
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
-import pytest
 import requests
 
-from infra.local import create_resources, local_server, start_moto
-from mfa_core import runtime, totp
+from mfa_core import totp
 from tests.conftest import make_token
 
 THREADS = 20
-
-
-@pytest.fixture(scope="module")
-def live():
-    saved = dict(os.environ)
-    moto, _ = start_moto()
-    runtime.reset()
-    create_resources()
-    server = local_server(0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server.server_port}"
-    server.shutdown()
-    moto.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
-    runtime.reset()
 
 
 def post(base, path, body, token, method="POST"):

@@ -5,6 +5,7 @@ None is stored as issued: recovery codes, SMS codes and app passwords are kept a
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 import string
@@ -59,3 +60,9 @@ def device_id_of(token: str) -> str | None:
 def device_token_hash(tenant: str, user: str, token: str) -> str:
     """Bound to tenant and user: a token copied to another account matches nothing there."""
     return hashlib.sha256(json.dumps([tenant, user, token]).encode()).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time equality for strings a caller sent. hmac.compare_digest refuses non-ASCII str, and
+    JSON may even carry lone surrogates: compare the bytes."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))

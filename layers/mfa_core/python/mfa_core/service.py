@@ -140,7 +140,7 @@ class MfaService:
         state = self._store.load_user(caller.tenant, caller.user)
         self._may_attach(caller, policy, "authenticator", state)
         enrollment = state.enrollment
-        if enrollment is None or not hmac.compare_digest(enrollment.enrollment_id, enrollment_id):
+        if enrollment is None or not codes.same(enrollment.enrollment_id, enrollment_id):
             raise NotFound("No such enrollment. Get a new QR code and scan it again.")
         if state.authenticator is not None:
             raise AlreadyAttached()
@@ -442,7 +442,7 @@ class MfaService:
 
     def revoke_app_password(self, caller: Caller, password_id: str, ctx: Context) -> dict:
         found = [h for h, p in self._store.list_app_passwords(caller.tenant, caller.user)
-                 if hmac.compare_digest(p.password_id, password_id)]
+                 if codes.same(p.password_id, password_id)]
         if not found:
             raise NotFound("No such third-party client security password.")
         self._store.delete_app_password(caller.tenant, caller.user, found[0],
