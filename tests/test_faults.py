@@ -53,7 +53,7 @@ def test_kms_failure_on_a_cold_container_is_503(api):
 def test_failure_while_counting_a_wrong_code_is_503_not_a_success(api):
     att = attach(api)
     api.clock.advance(30)
-    restore = fail_on(runtime.current().dynamodb, "UpdateItem", throttled("UpdateItem"))
+    restore = fail_on(runtime.current().dynamodb, "TransactWriteItems", throttled("TransactWriteItems"))
     r = api.as_user("POST", "/v1/logon/verify", {"code": "000000"}, scope="mfa:logon")
     restore()
     assert r.status_code == 503

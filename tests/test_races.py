@@ -1,5 +1,6 @@
 """Races with real threads over HTTP: the local server (threaded, as `make run` serves it) and a moto server."""
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -101,3 +102,68 @@ def test_one_sms_code_sent_by_ten_threads_at_once_is_accepted_once(live):
     statuses = race(10, lambda: post(live, "/v1/phone/confirm", {"code": code.rstrip(".")}, settings))
     assert statuses.count(200) == 1, statuses
     assert set(statuses) <= {200, 400, 404, 409, 429}, statuses
+
+
+def table_item(user, sk, tenant="race"):
+    import boto3
+
+    key = {"PK": {"S": f"T#{tenant}#U#{user}"}, "SK": {"S": sk}}
+    return boto3.client("dynamodb").get_item(TableName=os.environ["MFA_TABLE"], Key=key, ConsistentRead=True).get("Item")
+
+
+def test_three_hundred_concurrent_wrong_codes_lock_the_user_and_every_counted_failure_is_answered(live):
+    user = "flood@example.com"
+    _, confirmed = attached(live, user)
+    logon = make_token(user, "race", "mfa:logon")
+    statuses = race(300, lambda: post(live, "/v1/logon/verify", {"code": "abcdef"}, logon))
+    counted = statuses.count(400)
+    assert counted == 5, statuses  # the tenant's default max_failures: every counted failure answered 400
+    assert set(statuses) <= {400, 429, 503}, statuses
+    assert int(table_item(user, "STATE#LOCKOUT")["fails"]["N"]) == counted
+    r = post(live, "/v1/logon/verify", {"method": "recovery_code", "code": confirmed["recovery_codes"][0]}, logon)
+    assert r.status_code == 429 and r.json()["error"] == "locked"
+
+
+def test_concurrent_confirm_and_delete_never_leave_a_half_attached_authenticator(live):
+    user = "flip@example.com"
+    token, enrolled, secret = enroll(live, user)
+    step = totp.step_at(time.time(), 30)
+    confirm = {"enrollment_id": enrolled["enrollment_id"], "code": code_at_step(secret, step)}
+    delete = {"code": code_at_step(secret, step + 1)}
+    barrier = threading.Barrier(20)
+
+    def one(i):
+        barrier.wait()
+        if i % 2:
+            return "confirm", post(live, "/v1/authenticator/confirm", confirm, token).status_code
+        return "delete", post(live, "/v1/authenticator", delete, token, method="DELETE").status_code
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(one, range(20)))
+    confirms = [s for kind, s in results if kind == "confirm"]
+    deletes = [s for kind, s in results if kind == "delete"]
+    assert confirms.count(200) == 1, results
+    assert deletes.count(200) <= 1, results
+    factors = post(live, "/v1/factors", None, token, method="GET").json()
+    mfa = table_item(user, "STATE#MFA")
+    if deletes.count(200):
+        assert factors["authenticator"] is None and factors["recovery_codes_left"] == 0
+        assert "secret" not in mfa and "recovery" not in mfa
+    else:
+        assert factors["authenticator"]["attached"] is True and factors["recovery_codes_left"] == 10
+
+
+def test_concurrent_policy_writes_with_one_version_one_wins(live):
+    admin = make_token("admin@example.com", "race-policy", "mfa:admin")
+    current = post(live, "/v1/policy", None, admin, method="GET").json()["version"]
+    bodies = iter([{"two_factor": "on", "trusted_device_days": days, "version": current} for days in range(1, 21)])
+    lock = threading.Lock()
+
+    def send():
+        with lock:
+            body = next(bodies)
+        return post(live, "/v1/policy", body, admin, method="PUT")
+
+    statuses = race(20, send)
+    assert statuses.count(200) == 1 and statuses.count(409) == 19, statuses
+    assert post(live, "/v1/policy", None, admin, method="GET").json()["version"] == current + 1

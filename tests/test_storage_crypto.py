@@ -189,7 +189,7 @@ def test_calls_per_operation(api, counter):
         "enroll": {"dynamodb:TransactWriteItems": 1},
         "confirm": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1, "sns:Publish": 1},
         "logon": {"dynamodb:Query": 1},
-        "wrong_code": {"dynamodb:Query": 1, "dynamodb:UpdateItem": 1, "dynamodb:PutItem": 1},
+        "wrong_code": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1},
         "delete": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1, "sns:Publish": 1},
     }
     print(json.dumps({name: c for name, (_, c) in counts.items()}))

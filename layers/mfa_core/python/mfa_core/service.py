@@ -15,7 +15,7 @@ from .auth import Caller, mfa_token
 from .config import Settings
 from .crypto import Vault
 from .errors import AlreadyAttached, EnrollmentExpired, Forbidden, InvalidCode, InvalidRequest, Locked, NotFound
-from .lockout import DAY
+from .lockout import DAY, Lockout
 from .notify import Messenger
 from .policy import Policy, validate
 from .storage import (
@@ -45,8 +45,18 @@ APP_PASSWORD_FAILURES_PER_MINUTE = 10
 SECRET_PURPOSE = "totp"
 DEFAULT_LABEL = "Authenticator app"
 # Events the user hears about out of band (SNS -> the mail system's email), besides the audit trail.
-NOTIFIED = frozenset({"confirmed", "deleted", "locked", "reset", "app_password_created", "recovery_used",
-                      "phone_attached", "phone_deleted"})
+NOTIFIED = frozenset(
+    {
+        "confirmed",
+        "deleted",
+        "locked",
+        "reset",
+        "app_password_created",
+        "recovery_used",
+        "phone_attached",
+        "phone_deleted",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +86,14 @@ class MfaService:
         stored = self._store.get_policy(tenant)
         policy = Policy.default(tenant)
         if stored is not None:
-            policy = Policy.from_dict(stored.doc | {"version": stored.version,
-                                                    "two_factor_since": stored.two_factor_since,
-                                                    "devices_revoked_at": stored.devices_revoked_at})
+            policy = Policy.from_dict(
+                stored.doc
+                | {
+                    "version": stored.version,
+                    "two_factor_since": stored.two_factor_since,
+                    "devices_revoked_at": stored.devices_revoked_at,
+                }
+            )
         self._policies[tenant] = (time.monotonic() + POLICY_CACHE_SECONDS, policy)
         return policy
 
@@ -89,12 +104,21 @@ class MfaService:
         for derived in ("version", "two_factor_since"):
             del doc[derived]
         stored = self._store.save_policy(
-            caller.tenant, doc, expected_version=expected_version, two_factor_on=wanted.two_factor_on,
-            devices_off=wanted.trusted_device_days == 0, now=ctx.now, admin=caller.user,
+            caller.tenant,
+            doc,
+            expected_version=expected_version,
+            two_factor_on=wanted.two_factor_on,
+            devices_off=wanted.trusted_device_days == 0,
+            now=ctx.now,
+            admin=caller.user,
             event=self._event("policy_changed", ctx, two_factor=wanted.two_factor),
         )
-        policy = replace(wanted, version=stored.version, two_factor_since=stored.two_factor_since,
-                         devices_revoked_at=stored.devices_revoked_at)
+        policy = replace(
+            wanted,
+            version=stored.version,
+            two_factor_since=stored.two_factor_since,
+            devices_revoked_at=stored.devices_revoked_at,
+        )
         self._policies[caller.tenant] = (time.monotonic() + POLICY_CACHE_SECONDS, policy)
         return policy
 
@@ -105,8 +129,14 @@ class MfaService:
         self._may_attach(caller, policy, "authenticator")
         secret = totp.new_secret()
         rules = policy.totp
-        uri = totp.otpauth_uri(secret, account=caller.user, issuer=rules.issuer, algorithm=rules.algorithm,
-                               digits=rules.digits, period=rules.period)
+        uri = totp.otpauth_uri(
+            secret,
+            account=caller.user,
+            issuer=rules.issuer,
+            algorithm=rules.algorithm,
+            digits=rules.digits,
+            period=rules.period,
+        )
         expires_at = int(ctx.now) + ENROLLMENT_SECONDS
         enrollment = Enrollment(
             enrollment_id=secrets.token_urlsafe(16),
@@ -118,8 +148,13 @@ class MfaService:
             expires_at=expires_at,
         )
         # The item outlives its expiry by a day so a late confirm hears "expired", not "no such enrollment".
-        self._store.save_enrollment(caller.tenant, caller.user, enrollment, purge_at=expires_at + DAY,
-                                    event=self._event("attached", ctx, factor="authenticator", pending=True))
+        self._store.save_enrollment(
+            caller.tenant,
+            caller.user,
+            enrollment,
+            purge_at=expires_at + DAY,
+            event=self._event("attached", ctx, factor="authenticator", pending=True),
+        )
         from .qr import png_data_uri  # only enroll draws QR codes: keep qrcode off verify's import path
 
         return {
@@ -162,9 +197,16 @@ class MfaService:
             last_step=step,  # the code used to attach can't be used again, not at logon either
         )
         try:
-            self._store.attach(caller.tenant, caller.user, enrollment_id=enrollment.enrollment_id,
-                               authenticator=authenticator, recovery=hashes, seen=state.lockout,
-                               rules=policy.lockout, event=self._event("confirmed", ctx, factor="authenticator"))
+            self._store.attach(
+                caller.tenant,
+                caller.user,
+                enrollment_id=enrollment.enrollment_id,
+                authenticator=authenticator,
+                recovery=hashes,
+                seen=state.lockout,
+                rules=policy.lockout,
+                event=self._event("confirmed", ctx, factor="authenticator"),
+            )
         except CodeAlreadyUsed:
             self._fail(caller, state, policy, ctx)
         except LockedMeanwhile as e:
@@ -233,8 +275,9 @@ class MfaService:
         self._refuse_if_locked(state, policy, ctx)
         proof = None
         if state.authenticator is not None:
-            step = self._match_totp(caller, state, policy, ctx, code, state.authenticator,
-                                    after_step=state.authenticator.last_step)
+            step = self._match_totp(
+                caller, state, policy, ctx, code, state.authenticator, after_step=state.authenticator.last_step
+            )
             if step is not None:
                 proof = Proof(auth_id=state.authenticator.auth_id, step=step)
         proof = proof or self._sms_proof(caller, state, policy, ctx, code, "delete")
@@ -245,9 +288,18 @@ class MfaService:
         code = codes.new_sms_code()
         code_hash = self._sms_hash(caller, purpose, code)
         expires_at = int(ctx.now) + SMS_SECONDS
-        self._store.reserve_sms(caller.tenant, caller.user, seen=state.sms, purpose=purpose, number=number,
-                                code_hash=code_hash, expires_at=expires_at, now=ctx.now,
-                                min_gap=SMS_MIN_GAP_SECONDS, per_day=SMS_PER_DAY)
+        self._store.reserve_sms(
+            caller.tenant,
+            caller.user,
+            seen=state.sms,
+            purpose=purpose,
+            number=number,
+            code_hash=code_hash,
+            expires_at=expires_at,
+            now=ctx.now,
+            min_gap=SMS_MIN_GAP_SECONDS,
+            per_day=SMS_PER_DAY,
+        )
         try:
             self._messenger.send_sms(number, phone.sms_text(code, SMS_SECONDS // 60))
         except Exception:
@@ -256,12 +308,18 @@ class MfaService:
             raise
         return expires_at
 
-    def _sms_proof(self, caller: Caller, state: UserState, policy: Policy, ctx: Context, value: str,
-                   purpose: str) -> Proof:
+    def _sms_proof(
+        self, caller: Caller, state: UserState, policy: Policy, ctx: Context, value: str, purpose: str
+    ) -> Proof:
         pending = state.sms
         code = totp.parse_code(value, 6)
-        if code is not None and pending is not None and pending.code_hash and pending.purpose == purpose \
-                and pending.expires_at > ctx.now:
+        if (
+            code is not None
+            and pending is not None
+            and pending.code_hash
+            and pending.purpose == purpose
+            and pending.expires_at > ctx.now
+        ):
             code_hash = self._sms_hash(caller, purpose, code)
             if hmac.compare_digest(code_hash, pending.code_hash):
                 return Proof(sms_hash=code_hash, sms_purpose=purpose)
@@ -276,18 +334,29 @@ class MfaService:
         policy = self.policy(caller.tenant)
         trusted = policy.trusted_device_days > 0
         if not policy.two_factor_on:
-            return {"next": "done", "methods": [], "trusted_device_allowed": trusted,
-                    "mfa_token": mfa_token(self._settings, caller, "none", ctx.now)}
+            return {
+                "next": "done",
+                "methods": [],
+                "trusted_device_allowed": trusted,
+                "mfa_token": mfa_token(self._settings, caller, "none", ctx.now),
+            }
         state = self._store.load_user(caller.tenant, caller.user)
         # A valid trusted-device token passes even while the user is locked: a stranger who knows the
         # password must not be able to lock the user out of their own trusted device.
         device = self._trusted_device(caller, state, policy, device_token, ctx)
         if device is not None and self._store.touch_device(
-            caller.tenant, caller.user, device.device_id, now=ctx.now,
+            caller.tenant,
+            caller.user,
+            device.device_id,
+            now=ctx.now,
             event=self._event("verified", ctx, method="device", device=device.device_id),
         ):
-            return {"next": "done", "methods": [], "trusted_device_allowed": trusted,
-                    "mfa_token": mfa_token(self._settings, caller, "device", ctx.now)}
+            return {
+                "next": "done",
+                "methods": [],
+                "trusted_device_allowed": trusted,
+                "mfa_token": mfa_token(self._settings, caller, "device", ctx.now),
+            }
         methods = self._factors_of(state)
         if methods:
             return {"next": "verify", "methods": methods, "trusted_device_allowed": trusted}
@@ -303,8 +372,16 @@ class MfaService:
             raise Forbidden("Attaching a verification method can't be skipped now.")
         return {"mfa_token": mfa_token(self._settings, caller, "none", ctx.now)}
 
-    def verify(self, caller: Caller, method: str, code: str, ctx: Context, *, trust_device: bool = False,
-               device_label: str | None = None) -> dict:
+    def verify(
+        self,
+        caller: Caller,
+        method: str,
+        code: str,
+        ctx: Context,
+        *,
+        trust_device: bool = False,
+        device_label: str | None = None,
+    ) -> dict:
         policy = self.policy(caller.tenant)
         state = self._store.load_user(caller.tenant, caller.user)
         if method == "phone":
@@ -322,10 +399,15 @@ class MfaService:
         effects, extra_events, result = Effects(), [], {"verified": True}
         if trust_device and policy.trusted_device_days > 0:
             device_id, token = codes.new_device_token()
-            device = Device(device_id=device_id, token_hash=codes.device_token_hash(caller.tenant, caller.user, token),
-                            label=(device_label or ctx.user_agent or "Unknown device")[:128],
-                            created_at=int(ctx.now), expires_at=int(ctx.now) + policy.trusted_device_days * DAY,
-                            last_used_at=None, generation=state.device_gen)
+            device = Device(
+                device_id=device_id,
+                token_hash=codes.device_token_hash(caller.tenant, caller.user, token),
+                label=(device_label or ctx.user_agent or "Unknown device")[:128],
+                created_at=int(ctx.now),
+                expires_at=int(ctx.now) + policy.trusted_device_days * DAY,
+                last_used_at=None,
+                generation=state.device_gen,
+            )
             effects = Effects(device=device, evict=self._devices_to_evict(state, policy, ctx))
             extra_events.append(self._event("device_trusted", ctx, device=device_id))
             result |= {"device_token": token, "device_expires_at": iso(device.expires_at)}
@@ -338,8 +420,9 @@ class MfaService:
 
     # --- delete, recovery codes ---------------------------------------------------------------
 
-    def delete_authenticator(self, caller: Caller, ctx: Context, *, code: str | None,
-                             recovery_code: str | None) -> dict:
+    def delete_authenticator(
+        self, caller: Caller, ctx: Context, *, code: str | None, recovery_code: str | None
+    ) -> dict:
         policy = self.policy(caller.tenant)
         state = self._store.load_user(caller.tenant, caller.user)
         authenticator = self._attached(state)
@@ -377,25 +460,40 @@ class MfaService:
     def devices(self, caller: Caller, ctx: Context) -> list[dict]:
         policy = self.policy(caller.tenant)
         state = self._store.load_user(caller.tenant, caller.user)
-        return [{"id": d.device_id, "label": d.label, "created_at": iso(d.created_at), "expires_at": iso(d.expires_at),
-                 "last_used_at": iso(d.last_used_at) if d.last_used_at else None}
-                for d in state.devices if self._device_counts(d, state, policy, ctx)]
+        return [
+            {
+                "id": d.device_id,
+                "label": d.label,
+                "created_at": iso(d.created_at),
+                "expires_at": iso(d.expires_at),
+                "last_used_at": iso(d.last_used_at) if d.last_used_at else None,
+            }
+            for d in state.devices
+            if self._device_counts(d, state, policy, ctx)
+        ]
 
     def revoke_device(self, caller: Caller, device_id: str, ctx: Context) -> dict:
-        self._store.delete_device(caller.tenant, caller.user, device_id,
-                                  event=self._event("device_revoked", ctx, device=device_id))
+        self._store.delete_device(
+            caller.tenant, caller.user, device_id, event=self._event("device_revoked", ctx, device=device_id)
+        )
         return {"deleted": True}
 
     def revoke_devices(self, caller: Caller, ctx: Context) -> dict:
         policy = self.policy(caller.tenant)
         state = self._store.load_user(caller.tenant, caller.user)
         counted = sum(1 for d in state.devices if self._device_counts(d, state, policy, ctx))
-        self._store.delete_devices(caller.tenant, caller.user, [d.device_id for d in state.devices], end_all=True,
-                                   event=self._event("device_revoked", ctx, all=True, count=counted))
+        self._store.delete_devices(
+            caller.tenant,
+            caller.user,
+            [d.device_id for d in state.devices],
+            end_all=True,
+            event=self._event("device_revoked", ctx, all=True, count=counted),
+        )
         return {"deleted": counted}
 
-    def _trusted_device(self, caller: Caller, state: UserState, policy: Policy, token: str | None,
-                        ctx: Context) -> Device | None:
+    def _trusted_device(
+        self, caller: Caller, state: UserState, policy: Policy, token: str | None, ctx: Context
+    ) -> Device | None:
         device_id = codes.device_id_of(token) if token else None
         device = next((d for d in state.devices if d.device_id == device_id), None)
         if device is None or not self._device_counts(device, state, policy, ctx):
@@ -408,15 +506,18 @@ class MfaService:
         """Not expired (TTL deletes late), not ended by a delete or reset (generation), not issued
         before the tenant last turned trusted devices off."""
         revoked_at = policy.devices_revoked_at
-        return (policy.trusted_device_days > 0 and device.expires_at > ctx.now
-                and device.generation == state.device_gen
-                and (revoked_at is None or device.created_at > revoked_at))
+        return (
+            policy.trusted_device_days > 0
+            and device.expires_at > ctx.now
+            and device.generation == state.device_gen
+            and (revoked_at is None or device.created_at > revoked_at)
+        )
 
     def _devices_to_evict(self, state: UserState, policy: Policy, ctx: Context) -> tuple[str, ...]:
         """Room for one more: dead devices first, then the oldest, to keep at most 10."""
         ordered = sorted(state.devices, key=lambda d: (self._device_counts(d, state, policy, ctx), d.created_at))
         excess = len(ordered) - (MAX_TRUSTED_DEVICES - 1)
-        return tuple(d.device_id for d in ordered[:max(0, excess)])
+        return tuple(d.device_id for d in ordered[: max(0, excess)])
 
     # --- app passwords ----------------------------------------------------------------------
 
@@ -424,29 +525,50 @@ class MfaService:
         if not self.policy(caller.tenant).app_passwords:
             raise Forbidden("Your administrator has turned third-party client security passwords off.")
         password = codes.new_app_password()
-        record = AppPassword(password_id=secrets.token_urlsafe(9), label=label or "Mail client",
-                             created_at=int(ctx.now), last_used_at=None)
+        record = AppPassword(
+            password_id=secrets.token_urlsafe(9),
+            label=label or "Mail client",
+            created_at=int(ctx.now),
+            last_used_at=None,
+        )
         self._store.create_app_password(
-            caller.tenant, caller.user, password_hash=self._app_password_hash(caller.tenant, caller.user, password),
-            password=record, limit=MAX_APP_PASSWORDS,
+            caller.tenant,
+            caller.user,
+            password_hash=self._app_password_hash(caller.tenant, caller.user, password),
+            password=record,
+            limit=MAX_APP_PASSWORDS,
             event=self._event("app_password_created", ctx, id=record.password_id, label=record.label),
         )
         self._notify("app_password_created", caller, ctx)
-        return {"id": record.password_id, "label": record.label, "password": password,
-                "created_at": iso(record.created_at)}
+        return {
+            "id": record.password_id,
+            "label": record.label,
+            "password": password,
+            "created_at": iso(record.created_at),
+        }
 
     def app_passwords(self, caller: Caller) -> list[dict]:
-        return [{"id": p.password_id, "label": p.label, "created_at": iso(p.created_at),
-                 "last_used_at": iso(p.last_used_at) if p.last_used_at else None}
-                for _, p in self._store.list_app_passwords(caller.tenant, caller.user)]
+        return [
+            {
+                "id": p.password_id,
+                "label": p.label,
+                "created_at": iso(p.created_at),
+                "last_used_at": iso(p.last_used_at) if p.last_used_at else None,
+            }
+            for _, p in self._store.list_app_passwords(caller.tenant, caller.user)
+        ]
 
     def revoke_app_password(self, caller: Caller, password_id: str, ctx: Context) -> dict:
-        found = [h for h, p in self._store.list_app_passwords(caller.tenant, caller.user)
-                 if codes.same(p.password_id, password_id)]
+        found = [
+            h
+            for h, p in self._store.list_app_passwords(caller.tenant, caller.user)
+            if codes.same(p.password_id, password_id)
+        ]
         if not found:
             raise NotFound("No such third-party client security password.")
-        self._store.delete_app_password(caller.tenant, caller.user, found[0],
-                                        event=self._event("app_password_revoked", ctx, id=password_id))
+        self._store.delete_app_password(
+            caller.tenant, caller.user, found[0], event=self._event("app_password_revoked", ctx, id=password_id)
+        )
         return {"deleted": True}
 
     def check_app_password(self, gateway: Caller, user: str, password: str, ctx: Context) -> dict:
@@ -456,7 +578,11 @@ class MfaService:
             return {"valid": False}
         password_hash = self._app_password_hash(gateway.tenant, user, password)
         valid = self._store.use_app_password(
-            gateway.tenant, user, password_hash, now=ctx.now, limit=APP_PASSWORD_FAILURES_PER_MINUTE,
+            gateway.tenant,
+            user,
+            password_hash,
+            now=ctx.now,
+            limit=APP_PASSWORD_FAILURES_PER_MINUTE,
             event=self._event("app_password_used", ctx, gateway=gateway.user),
         )
         return {"valid": valid}
@@ -472,8 +598,10 @@ class MfaService:
     def admin_user(self, admin: Caller, user: str, ctx: Context) -> dict:
         summary, state, policy = self._summary(admin.tenant, user, ctx)
         locked_until = state.lockout.locked_until(policy.lockout)
-        return summary | {"user": user,
-                          "locked_until": iso(locked_until) if locked_until and locked_until > ctx.now else None}
+        return summary | {
+            "user": user,
+            "locked_until": iso(locked_until) if locked_until and locked_until > ctx.now else None,
+        }
 
     def admin_reset(self, admin: Caller, user: str, ctx: Context) -> dict:
         state = self._store.load_user(admin.tenant, user)
@@ -487,24 +615,36 @@ class MfaService:
 
     def events(self, admin: Caller, user: str, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
         events, next_cursor = self._store.list_events(admin.tenant, user, limit=limit, cursor=cursor)
-        return [{"at": iso(e.at), "user": user, "event": e.event, "ip": e.ip, "detail": e.detail}
-                for e in events], next_cursor
+        return [
+            {"at": iso(e.at), "user": user, "event": e.event, "ip": e.ip, "detail": e.detail} for e in events
+        ], next_cursor
 
     def _summary(self, tenant: str, user: str, ctx: Context) -> tuple[dict, UserState, Policy]:
         policy = self.policy(tenant)
         state = self._store.load_user(tenant, user)
         authenticator = state.authenticator
         summary = {
-            "authenticator": None if authenticator is None else {
-                "attached": True, "name": authenticator.label, "attached_at": iso(authenticator.attached_at),
-                "algorithm": authenticator.algorithm, "digits": authenticator.digits, "period": authenticator.period},
-            "phone": None if state.phone is None else {"number": phone.mask(state.phone.number),
-                                                       "attached_at": iso(state.phone.attached_at)},
+            "authenticator": None
+            if authenticator is None
+            else {
+                "attached": True,
+                "name": authenticator.label,
+                "attached_at": iso(authenticator.attached_at),
+                "algorithm": authenticator.algorithm,
+                "digits": authenticator.digits,
+                "period": authenticator.period,
+            },
+            "phone": None
+            if state.phone is None
+            else {"number": phone.mask(state.phone.number), "attached_at": iso(state.phone.attached_at)},
             "recovery_codes_left": len(state.recovery),
             "trusted_devices": sum(1 for d in state.devices if self._device_counts(d, state, policy, ctx)),
             "app_passwords": state.app_password_count,
-            "allowed": {"methods": list(policy.methods), "trusted_device_days": policy.trusted_device_days,
-                        "app_passwords": policy.app_passwords},
+            "allowed": {
+                "methods": list(policy.methods),
+                "trusted_device_days": policy.trusted_device_days,
+                "app_passwords": policy.app_passwords,
+            },
         }
         return summary, state, policy
 
@@ -533,18 +673,36 @@ class MfaService:
         if retry_after is not None:
             raise Locked(retry_after)
 
-    def _match_totp(self, caller: Caller, state: UserState, policy: Policy, ctx: Context, value: str,
-                    source: Authenticator | Enrollment, *, after_step: int) -> int | None:
+    def _match_totp(
+        self,
+        caller: Caller,
+        state: UserState,
+        policy: Policy,
+        ctx: Context,
+        value: str,
+        source: Authenticator | Enrollment,
+        *,
+        after_step: int,
+    ) -> int | None:
         """The step `value` matches for `source`'s secret, or None."""
         code = totp.parse_code(value, source.digits)
         if code is None:
             return None
         secret = self._vault.open(caller.tenant, caller.user, SECRET_PURPOSE, source.secret).decode()
-        return totp.match(secret, code, now=ctx.now, algorithm=source.algorithm, digits=source.digits,
-                          period=source.period, window=policy.totp.window, after_step=after_step)
+        return totp.match(
+            secret,
+            code,
+            now=ctx.now,
+            algorithm=source.algorithm,
+            digits=source.digits,
+            period=source.period,
+            window=policy.totp.window,
+            after_step=after_step,
+        )
 
-    def _totp_proof(self, caller: Caller, state: UserState, policy: Policy, ctx: Context, value: str,
-                    authenticator: Authenticator) -> Proof:
+    def _totp_proof(
+        self, caller: Caller, state: UserState, policy: Policy, ctx: Context, value: str, authenticator: Authenticator
+    ) -> Proof:
         step = self._match_totp(caller, state, policy, ctx, value, authenticator, after_step=authenticator.last_step)
         if step is None:
             self._fail(caller, state, policy, ctx)
@@ -557,12 +715,30 @@ class MfaService:
             self._fail(caller, state, policy, ctx)
         return Proof(auth_id=state.authenticator.auth_id, recovery_hash=recovery_hash)
 
-    def _commit(self, caller: Caller, state: UserState, policy: Policy, ctx: Context, proof: Proof,
-                effects: Effects, event: str, extra_events: list[Event] = (), **detail) -> None:
+    def _commit(
+        self,
+        caller: Caller,
+        state: UserState,
+        policy: Policy,
+        ctx: Context,
+        proof: Proof,
+        effects: Effects,
+        event: str,
+        extra_events: list[Event] = (),
+        **detail,
+    ) -> None:
         try:
-            self._store.commit(caller.tenant, caller.user, proof=proof, effects=effects, seen=state.lockout,
-                               rules=policy.lockout, events=[self._event(event, ctx, **detail), *extra_events],
-                               device_gen=state.device_gen, now=ctx.now)
+            self._store.commit(
+                caller.tenant,
+                caller.user,
+                proof=proof,
+                effects=effects,
+                seen=state.lockout,
+                rules=policy.lockout,
+                events=[self._event(event, ctx, **detail), *extra_events],
+                device_gen=state.device_gen,
+                now=ctx.now,
+            )
         except CodeAlreadyUsed:
             # Another request accepted this proof first (a replay racing the original): one wins.
             self._fail(caller, state, policy, ctx)
@@ -572,12 +748,19 @@ class MfaService:
             self._notify(event, caller, ctx)
 
     def _fail(self, caller: Caller, state: UserState, policy: Policy, ctx: Context) -> NoReturn:
-        after = self._store.record_failure(caller.tenant, caller.user, seen=state.lockout, rules=policy.lockout,
-                                           now=ctx.now)
-        left = after.attempts_left(policy.lockout)
-        self._store.put_event(caller.tenant, caller.user, self._event("failed", ctx, attempts_left=left))
+        rules = policy.lockout
+
+        def events(after: Lockout) -> list[Event]:
+            left = after.attempts_left(rules)
+            return [self._event("failed", ctx, attempts_left=left)] + (
+                [self._event("locked", ctx)] if left == 0 else []
+            )
+
+        after = self._store.record_failure(
+            caller.tenant, caller.user, seen=state.lockout, rules=rules, now=ctx.now, events=events
+        )
+        left = after.attempts_left(rules)
         if left == 0:
-            self._store.put_event(caller.tenant, caller.user, self._event("locked", ctx))
             self._notify("locked", caller, ctx)
         raise InvalidCode(left)
 

@@ -24,6 +24,7 @@ import base64
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -58,6 +59,9 @@ AUTHENTICATOR_FIELDS = ("auth_id", "secret", "algorithm", "digits", "period", "l
 EVENT_DAYS = 365
 TRANSACTION_ATTEMPTS = 3
 OPTIMISTIC_ATTEMPTS = 5
+# Concurrent failures of one user race for the record; at most max_failures of them can win before the
+# lock ends the race, so a loser needs a few tries at most (beyond that, 503).
+FAILURE_ATTEMPTS = 12
 
 
 class CodeAlreadyUsed(Exception):
@@ -301,11 +305,25 @@ class Store:
             item = self._db.get_item(TableName=self._table, Key=_key(tenant_pk(tenant), SK_POLICY)).get("Item")
         if not item:
             return None
-        return StoredPolicy(json.loads(item["doc"]["S"]), _int(item, "version"), _opt_int(item, "two_factor_since"),
-                            _opt_int(item, "devices_revoked_at"))
+        return StoredPolicy(
+            json.loads(item["doc"]["S"]),
+            _int(item, "version"),
+            _opt_int(item, "two_factor_since"),
+            _opt_int(item, "devices_revoked_at"),
+        )
 
-    def save_policy(self, tenant: str, doc: dict, *, expected_version: int | None, two_factor_on: bool,
-                    devices_off: bool, now: float, event: Event, admin: str) -> StoredPolicy:
+    def save_policy(
+        self,
+        tenant: str,
+        doc: dict,
+        *,
+        expected_version: int | None,
+        two_factor_on: bool,
+        devices_off: bool,
+        now: float,
+        event: Event,
+        admin: str,
+    ) -> StoredPolicy:
         """Save a policy; with `expected_version`, only if the stored one still has it (else Conflict)."""
         names = {"#doc": "doc", "#version": "version", "#since": "two_factor_since", "#revoked": "devices_revoked_at"}
         values = {":doc": _s(json.dumps(doc, sort_keys=True)), ":now": _n(now)}
@@ -328,10 +346,14 @@ class Store:
         update += " ADD " + ", ".join(adds) if adds else ""
         update += " REMOVE " + ", ".join(removes) if removes else ""
         used = update + (condition or "")  # DynamoDB refuses names and values the expressions don't use
-        request = dict(TableName=self._table, Key=_key(tenant_pk(tenant), SK_POLICY), UpdateExpression=update,
-                       ExpressionAttributeNames={k: v for k, v in names.items() if k in used},
-                       ExpressionAttributeValues={k: v for k, v in values.items() if re.search(rf"{k}\b", used)},
-                       ReturnValues="ALL_NEW")
+        request = dict(
+            TableName=self._table,
+            Key=_key(tenant_pk(tenant), SK_POLICY),
+            UpdateExpression=update,
+            ExpressionAttributeNames={k: v for k, v in names.items() if k in used},
+            ExpressionAttributeValues={k: v for k, v in values.items() if re.search(rf"{k}\b", used)},
+            ReturnValues="ALL_NEW",
+        )
         if condition:
             request["ConditionExpression"] = condition
         with aws_unavailable():
@@ -342,8 +364,9 @@ class Store:
                     raise Conflict() from e
                 raise
         self.put_event(tenant, admin, event)
-        return StoredPolicy(doc, _int(item, "version"), _opt_int(item, "two_factor_since"),
-                            _opt_int(item, "devices_revoked_at"))
+        return StoredPolicy(
+            doc, _int(item, "version"), _opt_int(item, "two_factor_since"), _opt_int(item, "devices_revoked_at")
+        )
 
     def get_data_key(self, tenant: str) -> bytes | None:
         with aws_unavailable():
@@ -391,8 +414,9 @@ class Store:
             lockout=_lockout(by_sk.get(SK_LOCKOUT)),
             enrollment=_enrollment(by_sk.get(SK_ENROLLMENT)),
             sms=_sms(by_sk.get(SK_SMS)),
-            devices=tuple(sorted((_device(i) for sk, i in by_sk.items() if sk.startswith(DEVICE)),
-                                 key=lambda d: d.created_at)),
+            devices=tuple(
+                sorted((_device(i) for sk, i in by_sk.items() if sk.startswith(DEVICE)), key=lambda d: d.created_at)
+            ),
         )
 
     def save_enrollment(self, tenant: str, user: str, enrollment: Enrollment, *, purge_at: int, event: Event) -> None:
@@ -411,18 +435,34 @@ class Store:
         }
         mfa = _Update(self._table, _key(pk, SK_MFA))
         mfa.condition("attribute_not_exists(#auth_id)")
-        reasons = self._transact([mfa.render(), {"Put": {"TableName": self._table, "Item": item}},
-                                  self._event_put(pk, event)])
+        reasons = self._transact(
+            [mfa.render(), {"Put": {"TableName": self._table, "Item": item}}, self._event_put(pk, event)]
+        )
         if reasons is not None:
             raise AlreadyAttached()
 
-    def attach(self, tenant: str, user: str, *, enrollment_id: str, authenticator: Authenticator,
-               recovery: list[str], seen: Lockout, rules: LockoutSettings, event: Event) -> None:
+    def attach(
+        self,
+        tenant: str,
+        user: str,
+        *,
+        enrollment_id: str,
+        authenticator: Authenticator,
+        recovery: list[str],
+        seen: Lockout,
+        rules: LockoutSettings,
+        event: Event,
+    ) -> None:
         """Turn the pending enrollment into the attached authenticator, consuming the confirm code's step."""
         pk = user_pk(tenant, user)
-        delete_enrollment = {"Delete": {"TableName": self._table, "Key": _key(pk, SK_ENROLLMENT),
-                                        "ConditionExpression": "enrollment_id = :id",
-                                        "ExpressionAttributeValues": {":id": _s(enrollment_id)}}}
+        delete_enrollment = {
+            "Delete": {
+                "TableName": self._table,
+                "Key": _key(pk, SK_ENROLLMENT),
+                "ConditionExpression": "enrollment_id = :id",
+                "ExpressionAttributeValues": {":id": _s(enrollment_id)},
+            }
+        }
         mfa = _Update(self._table, _key(pk, SK_MFA))
         mfa.condition("attribute_not_exists(#auth_id)")
         fields = {
@@ -438,28 +478,50 @@ class Store:
         }
         for name, value in fields.items():
             mfa.set(name, value)
-        reasons = self._transact([delete_enrollment, mfa.render(), self._lockout_reset(pk, seen, rules),
-                                  self._event_put(pk, event)])
+        reasons = self._transact(
+            [delete_enrollment, mfa.render(), self._lockout_reset(pk, seen, rules), self._event_put(pk, event)]
+        )
         self._raise_for(reasons, lockout_index=2)
 
-    def commit(self, tenant: str, user: str, *, proof: Proof, effects: Effects, seen: Lockout,
-               rules: LockoutSettings, events: list[Event], device_gen: int, now: float) -> None:
+    def commit(
+        self,
+        tenant: str,
+        user: str,
+        *,
+        proof: Proof,
+        effects: Effects,
+        seen: Lockout,
+        rules: LockoutSettings,
+        events: list[Event],
+        device_gen: int,
+        now: float,
+    ) -> None:
         """Accept `proof` once and apply `effects`, in one transaction that also ends the failure streak
         (unless a concurrent failure locked the user since we read) and writes the audit events."""
         pk = user_pk(tenant, user)
         mfa = _Update(self._table, _key(pk, SK_MFA))
         sms = _Update(self._table, _key(pk, SK_SMS))
         if proof.step is not None:
-            mfa.condition("#auth_id = :auth_id AND (attribute_not_exists(#last_step) OR #last_step < :step)",
-                          auth_id=_s(proof.auth_id), step=_n(proof.step))
+            mfa.condition(
+                "#auth_id = :auth_id AND (attribute_not_exists(#last_step) OR #last_step < :step)",
+                auth_id=_s(proof.auth_id),
+                step=_n(proof.step),
+            )
             mfa.set("last_step", _n(proof.step))
         if proof.recovery_hash is not None:
-            mfa.condition("#auth_id = :auth_id AND contains(#recovery, :hash)", auth_id=_s(proof.auth_id),
-                          hash=_s(proof.recovery_hash))
+            mfa.condition(
+                "#auth_id = :auth_id AND contains(#recovery, :hash)",
+                auth_id=_s(proof.auth_id),
+                hash=_s(proof.recovery_hash),
+            )
             mfa.delete("recovery", {"SS": [proof.recovery_hash]})
         if proof.sms_hash is not None:
-            sms.condition("#code_hash = :hash AND #purpose = :purpose AND #expires_at > :now",
-                          hash=_s(proof.sms_hash), purpose=_s(proof.sms_purpose), now=_n(now))
+            sms.condition(
+                "#code_hash = :hash AND #purpose = :purpose AND #expires_at > :now",
+                hash=_s(proof.sms_hash),
+                purpose=_s(proof.sms_purpose),
+                now=_n(now),
+            )
             sms.remove("code_hash", "purpose", "number")
         if effects.detach:
             mfa.remove(*AUTHENTICATOR_FIELDS, "recovery")
@@ -485,48 +547,65 @@ class Store:
             items += [{"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + d)}} for d in effects.evict]
         self._raise_for(self._transact(items), lockout_index=lockout_index)
 
-    def record_failure(self, tenant: str, user: str, *, seen: Lockout, rules: LockoutSettings, now: float) -> Lockout:
-        """Count one failed code atomically and return the record after it.
+    def record_failure(
+        self,
+        tenant: str,
+        user: str,
+        *,
+        seen: Lockout,
+        rules: LockoutSettings,
+        now: float,
+        events: Callable[[Lockout], list[Event]],
+    ) -> Lockout:
+        """Count one failed code and write its audit events in one transaction; returns the record after it.
 
-        Concurrent failures each add one (ADD is atomic, and the condition stops counting at the limit);
-        a round that is over (lock served, or a day without failures) is restarted by exactly one request.
-        Raises Locked when the user is locked."""
-        key = _key(user_pk(tenant, user), SK_LOCKOUT)
-        for _ in range(OPTIMISTIC_ATTEMPTS):
+        Optimistic: the write holds only if the record is still the one read, so the count is exact and
+        the events say the truth (the failure that locks writes `locked`). A loser gets the current
+        record back in the cancellation reason and tries again on it, without another read; once the
+        user is locked, the rest get Locked."""
+        pk = user_pk(tenant, user)
+        for _ in range(FAILURE_ATTEMPTS):
             retry_after = seen.retry_after(rules, now)
             if retry_after is not None:
                 raise Locked(retry_after)
-            restart = seen.restart(rules, now)
-            names = {"#fails": "fails", "#level": "lock_level", "#last": "last_fail_at", "#purge": TTL_ATTRIBUTE}
-            values = {":now": _n(now), ":purge": _n(now + DAY), ":one": _n(1)}
-            if restart is not None:
-                update = "SET #fails = :one, #level = :level, #last = :now, #purge = :purge"
-                condition = "#fails = :seen_fails AND #last = :seen_last"
-                values |= {":level": _n(restart.level), ":seen_fails": _n(seen.fails),
-                           ":seen_last": _n(seen.last_fail_at)}
+            after = seen.restart(rules, now) or Lockout(fails=seen.fails + 1, level=seen.level, last_fail_at=int(now))
+            record = _Update(self._table, _key(pk, SK_LOCKOUT))
+            for name, value in (
+                ("fails", after.fails),
+                ("lock_level", after.level),
+                ("last_fail_at", after.last_fail_at),
+                (TTL_ATTRIBUTE, now + DAY),
+            ):
+                record.set(name, _n(value))
+            if seen.exists:
+                record.condition(
+                    "#fails = :fails AND #last_fail_at = :last", fails=_n(seen.fails), last=_n(seen.last_fail_at)
+                )
             else:
-                update = "ADD #fails :one SET #last = :now, #purge = :purge, #level = if_not_exists(#level, :zero)"
-                condition = "attribute_not_exists(#fails) OR (#fails < :max AND #last > :streak_start)"
-                values |= {":zero": _n(0), ":max": _n(rules.max_failures), ":streak_start": _n(now - DAY)}
-            with aws_unavailable():
-                try:
-                    item = self._db.update_item(
-                        TableName=self._table, Key=key, UpdateExpression=update, ConditionExpression=condition,
-                        ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-                        ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    )["Attributes"]
-                except ClientError as e:
-                    if _code(e) != "ConditionalCheckFailedException":
-                        raise
-                    seen = _lockout(e.response.get("Item"))
-                    continue
-            return _lockout(item)
+                record.condition("attribute_not_exists(#fails)")
+            update = record.render()["Update"] | {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            reasons = self._transact([{"Update": update}, *(self._event_put(pk, e) for e in events(after))])
+            if reasons is None:
+                return after
+            seen = _lockout(reasons[0].get("Item"))
         raise Unavailable()
 
     # --- SMS codes --------------------------------------------------------------------------
 
-    def reserve_sms(self, tenant: str, user: str, *, seen: SmsChallenge | None, purpose: str, number: str,
-                    code_hash: str, expires_at: int, now: float, min_gap: int, per_day: int) -> None:
+    def reserve_sms(
+        self,
+        tenant: str,
+        user: str,
+        *,
+        seen: SmsChallenge | None,
+        purpose: str,
+        number: str,
+        code_hash: str,
+        expires_at: int,
+        now: float,
+        min_gap: int,
+        per_day: int,
+    ) -> None:
         """Store a new SMS code and count the send, within the limits (one per `min_gap` s, `per_day` a
         day); two sends racing get one slot. Raises RateLimited."""
         today = int(now) // DAY
@@ -539,9 +618,15 @@ class Store:
                 if seen.day == today and seen.day_count >= per_day:
                     raise RateLimited((today + 1) * DAY - now)
             update = _Update(self._table, key)
-            for name, value in (("purpose", _s(purpose)), ("number", _s(number)), ("code_hash", _s(code_hash)),
-                                ("expires_at", _n(expires_at)), ("last_sent_at", _n(now)), ("day", _n(today)),
-                                (TTL_ATTRIBUTE, _n(now + 2 * DAY))):
+            for name, value in (
+                ("purpose", _s(purpose)),
+                ("number", _s(number)),
+                ("code_hash", _s(code_hash)),
+                ("expires_at", _n(expires_at)),
+                ("last_sent_at", _n(now)),
+                ("day", _n(today)),
+                (TTL_ATTRIBUTE, _n(now + 2 * DAY)),
+            ):
                 update.set(name, value)
             if seen is None:
                 update.condition("attribute_not_exists(#last_sent_at)")
@@ -567,8 +652,12 @@ class Store:
         with aws_unavailable():
             try:
                 if seen is None:
-                    self._db.delete_item(TableName=self._table, Key=key, ConditionExpression="code_hash = :h",
-                                         ExpressionAttributeValues={":h": _s(code_hash)})
+                    self._db.delete_item(
+                        TableName=self._table,
+                        Key=key,
+                        ConditionExpression="code_hash = :h",
+                        ExpressionAttributeValues={":h": _s(code_hash)},
+                    )
                     return
                 update = _Update(self._table, key)
                 update.condition("#code_hash = :hash", hash=_s(code_hash))
@@ -603,58 +692,83 @@ class Store:
 
     def delete_device(self, tenant: str, user: str, device_id: str, *, event: Event) -> None:
         pk = user_pk(tenant, user)
-        reasons = self._transact([
-            {"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + device_id),
-                        "ConditionExpression": "attribute_exists(token_hash)"}},
-            self._event_put(pk, event),
-        ])
+        reasons = self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _key(pk, DEVICE + device_id),
+                        "ConditionExpression": "attribute_exists(token_hash)",
+                    }
+                },
+                self._event_put(pk, event),
+            ]
+        )
         if reasons is not None:
             raise NotFound("No such trusted device.")
 
     # --- app passwords ----------------------------------------------------------------------
 
-    def create_app_password(self, tenant: str, user: str, *, password_hash: str, password: AppPassword, limit: int,
-                            event: Event) -> None:
+    def create_app_password(
+        self, tenant: str, user: str, *, password_hash: str, password: AppPassword, limit: int, event: Event
+    ) -> None:
         pk = user_pk(tenant, user)
         mfa = _Update(self._table, _key(pk, SK_MFA))
         mfa.condition("attribute_not_exists(#app_passwords) OR #app_passwords < :limit", limit=_n(limit))
         mfa.add("app_passwords", _n(1))
-        item = {**_key(pk, APP_PASSWORD + password_hash), "password_id": _s(password.password_id),
-                "label": _s(password.label), "created_at": _n(password.created_at)}
-        reasons = self._transact([mfa.render(), {"Put": {"TableName": self._table, "Item": item,
-                                                         "ConditionExpression": "attribute_not_exists(PK)"}},
-                                  self._event_put(pk, event)])
+        item = {
+            **_key(pk, APP_PASSWORD + password_hash),
+            "password_id": _s(password.password_id),
+            "label": _s(password.label),
+            "created_at": _n(password.created_at),
+        }
+        reasons = self._transact(
+            [
+                mfa.render(),
+                {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
+                self._event_put(pk, event),
+            ]
+        )
         if reasons is not None:
             raise LimitReached("You can have at most 40 third-party client security passwords.")
 
     def list_app_passwords(self, tenant: str, user: str) -> list[tuple[str, AppPassword]]:
         """(hash, password) for each of the user's app passwords, oldest first."""
         items = self._query_prefix(user_pk(tenant, user), APP_PASSWORD)
-        found = [(i["SK"]["S"][len(APP_PASSWORD):], _app_password(i)) for i in items]
+        found = [(i["SK"]["S"][len(APP_PASSWORD) :], _app_password(i)) for i in items]
         return sorted(found, key=lambda pair: pair[1].created_at)
 
     def delete_app_password(self, tenant: str, user: str, password_hash: str, *, event: Event) -> None:
         pk = user_pk(tenant, user)
         mfa = _Update(self._table, _key(pk, SK_MFA))
         mfa.add("app_passwords", _n(-1))
-        reasons = self._transact([
-            {"Delete": {"TableName": self._table, "Key": _key(pk, APP_PASSWORD + password_hash),
-                        "ConditionExpression": "attribute_exists(PK)"}},
-            mfa.render(),
-            self._event_put(pk, event),
-        ])
+        reasons = self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _key(pk, APP_PASSWORD + password_hash),
+                        "ConditionExpression": "attribute_exists(PK)",
+                    }
+                },
+                mfa.render(),
+                self._event_put(pk, event),
+            ]
+        )
         if reasons is not None:
             raise NotFound("No such third-party client security password.")
 
-    def use_app_password(self, tenant: str, user: str, password_hash: str, *, now: float, limit: int,
-                         event: Event) -> bool:
+    def use_app_password(
+        self, tenant: str, user: str, password_hash: str, *, now: float, limit: int, event: Event
+    ) -> bool:
         """True when the password exists (its last use recorded); raises RateLimited when the user's
         checks failed `limit` times this minute. A wrong password costs one more write: the count."""
         pk = user_pk(tenant, user)
         minute = int(now) // 60
         throttle = _Update(self._table, _key(pk, SK_APP_PASSWORD_THROTTLE))
-        throttle.condition("attribute_not_exists(#minute) OR #minute <> :minute OR #fails < :limit",
-                           minute=_n(minute), limit=_n(limit))
+        throttle.condition(
+            "attribute_not_exists(#minute) OR #minute <> :minute OR #fails < :limit", minute=_n(minute), limit=_n(limit)
+        )
         password = _Update(self._table, _key(pk, APP_PASSWORD + password_hash))
         password.condition("attribute_exists(#password_id)")
         password.set("last_used_at", _n(now))
@@ -703,10 +817,15 @@ class Store:
 
     def unlock(self, tenant: str, user: str, *, event: Event) -> None:
         pk = user_pk(tenant, user)
-        self._raise_for(self._transact([
-            {"Delete": {"TableName": self._table, "Key": _key(pk, SK_LOCKOUT)}},
-            self._event_put(pk, event),
-        ]), lockout_index=None)
+        self._raise_for(
+            self._transact(
+                [
+                    {"Delete": {"TableName": self._table, "Key": _key(pk, SK_LOCKOUT)}},
+                    self._event_put(pk, event),
+                ]
+            ),
+            lockout_index=None,
+        )
 
     def put_event(self, tenant: str, user: str, event: Event) -> None:
         with aws_unavailable():
@@ -715,9 +834,13 @@ class Store:
     def list_events(self, tenant: str, user: str, *, limit: int, cursor: str | None) -> tuple[list[Event], str | None]:
         """The user's audit trail, newest first, a page at a time; the cursor is opaque to callers."""
         pk = user_pk(tenant, user)
-        request = dict(TableName=self._table, KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-                       ExpressionAttributeValues={":pk": _s(pk), ":prefix": _s(EVENT)}, ScanIndexForward=False,
-                       Limit=limit)
+        request = dict(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": _s(pk), ":prefix": _s(EVENT)},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
         if cursor:
             try:
                 sk = base64.urlsafe_b64decode(cursor.encode()).decode()
@@ -728,8 +851,15 @@ class Store:
             request["ExclusiveStartKey"] = _key(pk, sk)
         with aws_unavailable():
             page = self._db.query(**request)
-        events = [Event(at=_int(i, "at") / 1000, event=i["event"]["S"], ip=_str(i, "ip") or "",
-                        detail=json.loads(_str(i, "detail") or "{}")) for i in page["Items"]]
+        events = [
+            Event(
+                at=_int(i, "at") / 1000,
+                event=i["event"]["S"],
+                ip=_str(i, "ip") or "",
+                detail=json.loads(_str(i, "detail") or "{}"),
+            )
+            for i in page["Items"]
+        ]
         last = page.get("LastEvaluatedKey")
         return events, base64.urlsafe_b64encode(last["SK"]["S"].encode()).decode() if last else None
 
@@ -738,8 +868,10 @@ class Store:
     def _query_prefix(self, pk: str, prefix: str) -> list[dict]:
         with aws_unavailable():
             return self._db.query(
-                TableName=self._table, KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-                ExpressionAttributeValues={":pk": _s(pk), ":prefix": _s(prefix)}, ConsistentRead=True,
+                TableName=self._table,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                ExpressionAttributeValues={":pk": _s(pk), ":prefix": _s(prefix)},
+                ConsistentRead=True,
             )["Items"]
 
     def _event_put(self, pk: str, event: Event) -> dict:
@@ -835,23 +967,45 @@ def _lockout(item: dict | None) -> Lockout:
 def _sms(item: dict | None) -> SmsChallenge | None:
     if not item or "last_sent_at" not in item:
         return None
-    return SmsChallenge(purpose=_str(item, "purpose"), number=_str(item, "number"), code_hash=_str(item, "code_hash"),
-                        expires_at=_int(item, "expires_at"), last_sent_at=_int(item, "last_sent_at"),
-                        day=_int(item, "day"), day_count=_int(item, "day_count"))
+    return SmsChallenge(
+        purpose=_str(item, "purpose"),
+        number=_str(item, "number"),
+        code_hash=_str(item, "code_hash"),
+        expires_at=_int(item, "expires_at"),
+        last_sent_at=_int(item, "last_sent_at"),
+        day=_int(item, "day"),
+        day_count=_int(item, "day_count"),
+    )
 
 
 def _device(item: dict) -> Device:
-    return Device(device_id=item["SK"]["S"][len(DEVICE):], token_hash=item["token_hash"]["S"],
-                  label=item["label"]["S"], created_at=_int(item, "created_at"), expires_at=_int(item, "expires_at"),
-                  last_used_at=_opt_int(item, "last_used_at"), generation=_int(item, "generation"))
+    return Device(
+        device_id=item["SK"]["S"][len(DEVICE) :],
+        token_hash=item["token_hash"]["S"],
+        label=item["label"]["S"],
+        created_at=_int(item, "created_at"),
+        expires_at=_int(item, "expires_at"),
+        last_used_at=_opt_int(item, "last_used_at"),
+        generation=_int(item, "generation"),
+    )
 
 
 def _device_item(pk: str, device: Device) -> dict:
-    return {**_key(pk, DEVICE + device.device_id), "token_hash": _s(device.token_hash), "label": _s(device.label),
-            "created_at": _n(device.created_at), "expires_at": _n(device.expires_at),
-            "generation": _n(device.generation), TTL_ATTRIBUTE: _n(device.expires_at)}
+    return {
+        **_key(pk, DEVICE + device.device_id),
+        "token_hash": _s(device.token_hash),
+        "label": _s(device.label),
+        "created_at": _n(device.created_at),
+        "expires_at": _n(device.expires_at),
+        "generation": _n(device.generation),
+        TTL_ATTRIBUTE: _n(device.expires_at),
+    }
 
 
 def _app_password(item: dict) -> AppPassword:
-    return AppPassword(password_id=item["password_id"]["S"], label=item["label"]["S"],
-                       created_at=_int(item, "created_at"), last_used_at=_opt_int(item, "last_used_at"))
+    return AppPassword(
+        password_id=item["password_id"]["S"],
+        label=item["label"]["S"],
+        created_at=_int(item, "created_at"),
+        last_used_at=_opt_int(item, "last_used_at"),
+    )
