@@ -178,7 +178,7 @@ def test_calls_per_operation(api, counter):
         "delete": 200,
     }
     assert {name: c for name, (_, c) in counts.items()} == {
-        "policy_put": {"dynamodb:GetItem": 1, "dynamodb:UpdateItem": 1, "dynamodb:PutItem": 1},
+        "policy_put": {"dynamodb:GetItem": 1, "dynamodb:TransactWriteItems": 1},
         "policy_get": {"dynamodb:GetItem": 1},
         "enroll_first_of_tenant": {
             "dynamodb:GetItem": 1,

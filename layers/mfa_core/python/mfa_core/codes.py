@@ -2,6 +2,7 @@
 
 None is stored as issued: recovery codes, SMS codes and app passwords are kept as keyed hashes
 (crypto.Vault.keyed_hash), device tokens as a SHA-256 bound to tenant and user."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """SNS: SMS codes to secure phones, and security notifications to the deployment's topic."""
+
 from __future__ import annotations
 
 import json

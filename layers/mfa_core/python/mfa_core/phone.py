@@ -1,4 +1,5 @@
 """Secure phone numbers: the form we accept (E.164), how we show them (masked), and the SMS text."""
+
 from __future__ import annotations
 
 import re
@@ -17,5 +18,4 @@ def mask(number: str) -> str:
 
 
 def sms_text(code: str, minutes: int) -> str:
-    return (f"Your verification code is {code}. It expires in {minutes} minutes. "
-            f"验证码 {code}，{minutes} 分钟内有效。")
+    return f"Your verification code is {code}. It expires in {minutes} minutes. 验证码 {code}，{minutes} 分钟内有效。"

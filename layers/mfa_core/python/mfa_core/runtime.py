@@ -20,7 +20,7 @@ from .storage import Store
 
 # Standard retries (with backoff) before a call counts as failed; short timeouts so a stuck call
 # fails within API Gateway's 29 s instead of hanging the logon.
-AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+AWS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
 
 class Runtime:

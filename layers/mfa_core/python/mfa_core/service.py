@@ -14,7 +14,17 @@ from . import codes, phone, totp
 from .auth import Caller, mfa_token
 from .config import Settings
 from .crypto import Vault
-from .errors import AlreadyAttached, EnrollmentExpired, Forbidden, InvalidCode, InvalidRequest, Locked, NotFound
+from .errors import (
+    AlreadyAttached,
+    Conflict,
+    EnrollmentExpired,
+    Forbidden,
+    InvalidCode,
+    InvalidRequest,
+    Locked,
+    NotFound,
+    Unavailable,
+)
 from .lockout import DAY, Lockout
 from .notify import Messenger
 from .policy import Policy, validate
@@ -35,6 +45,7 @@ from .times import iso
 
 ENROLLMENT_SECONDS = 600
 POLICY_CACHE_SECONDS = 60
+POLICY_SAVE_ATTEMPTS = 3
 RECOVERY_CODES = 10
 SMS_SECONDS = 300
 SMS_MIN_GAP_SECONDS = 30
@@ -98,29 +109,38 @@ class MfaService:
         return policy
 
     def save_policy(self, caller: Caller, body: dict, ctx: Context) -> Policy:
-        current = self.policy(caller.tenant, fresh=True)
-        wanted, expected_version = validate(body, current)
-        doc = wanted.to_dict()
-        for derived in ("version", "two_factor_since"):
-            del doc[derived]
-        stored = self._store.save_policy(
-            caller.tenant,
-            doc,
-            expected_version=expected_version,
-            two_factor_on=wanted.two_factor_on,
-            devices_off=wanted.trusted_device_days == 0,
-            now=ctx.now,
-            admin=caller.user,
-            event=self._event("policy_changed", ctx, two_factor=wanted.two_factor),
-        )
-        policy = replace(
-            wanted,
-            version=stored.version,
-            two_factor_since=stored.two_factor_since,
-            devices_revoked_at=stored.devices_revoked_at,
-        )
-        self._policies[caller.tenant] = (time.monotonic() + POLICY_CACHE_SECONDS, policy)
-        return policy
+        """Save the whole policy. With `version`, only over that version (else Conflict); without it,
+        over whatever is stored (a save that raced another is tried again on the new one)."""
+        for _ in range(POLICY_SAVE_ATTEMPTS):
+            current = self.policy(caller.tenant, fresh=True)
+            wanted, expected_version = validate(body, current)
+            if expected_version is not None and expected_version != current.version:
+                raise Conflict()
+            # The grace period counts from when two-factor went on; devices trusted before trusted
+            # devices were turned off never count again.
+            since = (current.two_factor_since or int(ctx.now)) if wanted.two_factor_on else None
+            revoked = int(ctx.now) if wanted.trusted_device_days == 0 else current.devices_revoked_at
+            doc = wanted.to_dict()
+            for derived in ("version", "two_factor_since"):
+                del doc[derived]
+            try:
+                stored = self._store.save_policy(
+                    caller.tenant,
+                    doc,
+                    replaces=current.version,
+                    two_factor_since=since,
+                    devices_revoked_at=revoked,
+                    admin=caller.user,
+                    event=self._event("policy_changed", ctx, two_factor=wanted.two_factor),
+                )
+            except Conflict:
+                if expected_version is not None:
+                    raise
+                continue
+            policy = replace(wanted, version=stored.version, two_factor_since=since, devices_revoked_at=revoked)
+            self._policies[caller.tenant] = (time.monotonic() + POLICY_CACHE_SECONDS, policy)
+            return policy
+        raise Unavailable()
 
     # --- attach an authenticator --------------------------------------------------------------
 

@@ -127,6 +127,7 @@ class SmsChallenge:
     last_sent_at: int
     day: int  # the UTC day number of day_count
     day_count: int
+    purge_at: int
 
 
 @dataclass(frozen=True)
@@ -317,56 +318,26 @@ class Store:
         tenant: str,
         doc: dict,
         *,
-        expected_version: int | None,
-        two_factor_on: bool,
-        devices_off: bool,
-        now: float,
+        replaces: int,
+        two_factor_since: int | None,
+        devices_revoked_at: int | None,
         event: Event,
         admin: str,
     ) -> StoredPolicy:
-        """Save a policy; with `expected_version`, only if the stored one still has it (else Conflict)."""
-        names = {"#doc": "doc", "#version": "version", "#since": "two_factor_since", "#revoked": "devices_revoked_at"}
-        values = {":doc": _s(json.dumps(doc, sort_keys=True)), ":now": _n(now)}
-        sets, adds, removes = ["#doc = :doc"], [], []
-        condition = None
-        if expected_version is None:
-            adds.append("#version :one")
-            values[":one"] = _n(1)
+        """Save a policy over the stored version `replaces` (0: none saved yet), with its audit event in
+        the admin's own trail, in one transaction. Conflict when someone saved meanwhile."""
+        policy = _Update(self._table, _key(tenant_pk(tenant), SK_POLICY))
+        if replaces:
+            policy.condition("#version = :version", version=_n(replaces))
         else:
-            sets.append("#version = :next")
-            values |= {":next": _n(expected_version + 1), ":expected": _n(expected_version)}
-            condition = "#version = :expected"
-            if expected_version == 0:
-                condition = "attribute_not_exists(#version) OR #version = :expected"
-        # Kept across saves while two-factor stays on: the enrollment grace period counts from the switch.
-        (sets.append("#since = if_not_exists(#since, :now)") if two_factor_on else removes.append("#since"))
-        if devices_off:
-            sets.append("#revoked = :now")  # every trusted device issued until now stops counting
-        update = "SET " + ", ".join(sets)
-        update += " ADD " + ", ".join(adds) if adds else ""
-        update += " REMOVE " + ", ".join(removes) if removes else ""
-        used = update + (condition or "")  # DynamoDB refuses names and values the expressions don't use
-        request = dict(
-            TableName=self._table,
-            Key=_key(tenant_pk(tenant), SK_POLICY),
-            UpdateExpression=update,
-            ExpressionAttributeNames={k: v for k, v in names.items() if k in used},
-            ExpressionAttributeValues={k: v for k, v in values.items() if re.search(rf"{k}\b", used)},
-            ReturnValues="ALL_NEW",
-        )
-        if condition:
-            request["ConditionExpression"] = condition
-        with aws_unavailable():
-            try:
-                item = self._db.update_item(**request)["Attributes"]
-            except ClientError as e:
-                if _code(e) == "ConditionalCheckFailedException":
-                    raise Conflict() from e
-                raise
-        self.put_event(tenant, admin, event)
-        return StoredPolicy(
-            doc, _int(item, "version"), _opt_int(item, "two_factor_since"), _opt_int(item, "devices_revoked_at")
-        )
+            policy.condition("attribute_not_exists(#version)")
+        policy.set("doc", _s(json.dumps(doc, sort_keys=True)))
+        policy.set("version", _n(replaces + 1))
+        for name, value in (("two_factor_since", two_factor_since), ("devices_revoked_at", devices_revoked_at)):
+            policy.set(name, _n(value)) if value is not None else policy.remove(name)
+        if self._transact([policy.render(), self._event_put(user_pk(tenant, admin), event)]) is not None:
+            raise Conflict()
+        return StoredPolicy(doc, replaces + 1, two_factor_since, devices_revoked_at)
 
     def get_data_key(self, tenant: str) -> bytes | None:
         with aws_unavailable():
@@ -659,12 +630,19 @@ class Store:
                         ExpressionAttributeValues={":h": _s(code_hash)},
                     )
                     return
+                # Put back exactly what was there, a still-pending earlier code included.
                 update = _Update(self._table, key)
                 update.condition("#code_hash = :hash", hash=_s(code_hash))
-                update.set("last_sent_at", _n(seen.last_sent_at))
-                update.set("day", _n(seen.day))
-                update.set("day_count", _n(seen.day_count))
-                update.remove("code_hash", "purpose", "number")
+                for name, value in (("purpose", seen.purpose), ("number", seen.number), ("code_hash", seen.code_hash)):
+                    update.set(name, _s(value)) if value is not None else update.remove(name)
+                for name, number in (
+                    ("expires_at", seen.expires_at),
+                    ("last_sent_at", seen.last_sent_at),
+                    ("day", seen.day),
+                    ("day_count", seen.day_count),
+                    (TTL_ATTRIBUTE, seen.purge_at),
+                ):
+                    update.set(name, _n(number))
                 self._db.update_item(**update.render()["Update"])
             except ClientError as e:
                 if _code(e) != "ConditionalCheckFailedException":
@@ -975,6 +953,7 @@ def _sms(item: dict | None) -> SmsChallenge | None:
         last_sent_at=_int(item, "last_sent_at"),
         day=_int(item, "day"),
         day_count=_int(item, "day_count"),
+        purge_at=_int(item, TTL_ATTRIBUTE),
     )
 
 

@@ -1,4 +1,5 @@
 """How the API writes a moment: ISO 8601 in UTC, to the second."""
+
 from datetime import UTC, datetime
 
 
