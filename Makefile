@@ -20,8 +20,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m infra.local
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The browser tests (tests/test_browser.py) drive Debian's Chromium, never a downloaded browser, and the
+# Chinese screenshots need a CJK font: apt-get only when one of them is missing.
+.PHONY: browser
+browser:
+	@test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . || \
+		(apt-get update && apt-get install -y chromium fonts-wqy-microhei)
 
 token: $(STAMP)
 	@$(BIN)/python -m infra.token --user "$(TOKEN_USER)" --tenant "$(TENANT)" --scope "$(SCOPE)"
@@ -29,8 +36,34 @@ token: $(STAMP)
 code: $(STAMP)
 	@$(BIN)/python -m infra.code "$(SECRET)" $(if $(NEXT),--next)
 
+# One tenant's stack in dist/$(TENANT)/ (README, "Deploy"). Optional: CORS=https://mail.acme.example,...
+# JWT_PUBLIC_KEY=platform.pem (RS256/ES256 instead of the HS256 secret), JWT_ALGORITHM=ES256.
+.PHONY: package
+PACKAGE_ARGS = --tenant "$(TENANT)" $(if $(CORS),--cors-origins "$(CORS)") \
+	$(if $(JWT_PUBLIC_KEY),--jwt-public-key "$(JWT_PUBLIC_KEY)") $(if $(JWT_ALGORITHM),--jwt-algorithm $(JWT_ALGORITHM))
+package: $(STAMP)
+	$(if $(filter command line environment,$(origin TENANT)),,$(error say which tenant: make package TENANT=acme))
+	$(BIN)/python -m infra.package $(strip $(PACKAGE_ARGS))
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache dist
+
+# Benchmarks (issue 6): loopback and in-process only; both write bench/results.json.
+PEER_VENV := bench/.peer-venv
+PEER_STAMP := $(PEER_VENV)/.installed
+.PHONY: bench bench-peer
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# privacyIDEA in a venv of its own: its pins must not touch ours.
+$(PEER_STAMP):
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check privacyidea==3.14
+	touch $(PEER_STAMP)
+
+bench-peer: $(STAMP) $(PEER_STAMP)
+	$(BIN)/python -m bench.peer $(BENCH_ARGS)

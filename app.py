@@ -3,7 +3,7 @@
 from chalice import Chalice
 
 from functions import admin, app_passwords, confirm, delete, devices, enroll, factors, health, http, phone, policy
-from functions import recovery, verify
+from functions import page, recovery, verify
 from mfa_core.config import settings
 
 # Read and validate the configuration now: a deployment without a token key stops at start-up.
@@ -12,7 +12,7 @@ SETTINGS = settings()
 app = Chalice(app_name="mfa")
 app.register_middleware(http.contract_errors, "http")
 for handler in (health, policy, enroll, confirm, verify, delete, factors, phone, devices, recovery, app_passwords,
-                admin):
+                admin, page):
     app.register_blueprint(handler.bp)
 if SETTINGS.dev_mode:
     from functions import dev
