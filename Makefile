@@ -45,6 +45,11 @@ package: $(STAMP)
 	$(if $(filter command line environment,$(origin TENANT)),,$(error say which tenant: make package TENANT=acme))
 	$(BIN)/python -m infra.package $(strip $(PACKAGE_ARGS))
 
+# A bounded load on loopback (about a minute), then a check that nothing was lost (README, "Guarantees").
+.PHONY: soak
+soak: $(STAMP)
+	$(BIN)/python -m infra.soak
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
