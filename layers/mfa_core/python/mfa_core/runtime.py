@@ -4,6 +4,7 @@ Lazy because Lambda's environment (and moto in tests) must be in place before a 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,10 @@ class Runtime:
 
     def _client(self, name: str):
         import boto3
+
+        # botocore logs request parameters at DEBUG, and an SMS text holds its code: whatever level the
+        # deployment's root logger has, botocore says no more than INFO.
+        logging.getLogger("botocore").setLevel(max(logging.getLogger("botocore").getEffectiveLevel(), logging.INFO))
 
         return boto3.client(name, config=self._aws_config)
 
