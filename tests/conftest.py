@@ -128,6 +128,18 @@ def api(aws, clock, chalice_app) -> Api:
         yield Api(client, clock)
 
 
+@pytest.fixture
+def all_logs(caplog):
+    """Every log record at every level, Chalice's own app logger (which does not propagate) included."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    chalice_log = logging.getLogger("mfa")
+    chalice_log.addHandler(caplog.handler)
+    yield caplog
+    chalice_log.removeHandler(caplog.handler)
+
+
 @pytest.fixture(scope="module")
 def live():
     """The local server (threaded, as `make run` serves it) against a moto server, for one test module.

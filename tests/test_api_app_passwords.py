@@ -2,7 +2,6 @@
 lists and revokes them; the IMAP/SMTP gateway checks them (chalice.test.Client + moto)."""
 
 import json
-import logging
 import os
 import re
 
@@ -376,15 +375,6 @@ def test_creating_an_app_password_is_published_to_the_topic(api):
     assert message["tenant"] == "demo" and message["user"] == ALICE
     assert message["at"] == "2027-01-15T08:00:00Z"
     assert isinstance(message["ip"], str)
-
-
-@pytest.fixture
-def all_logs(caplog):
-    caplog.set_level(logging.DEBUG)
-    chalice_log = logging.getLogger("mfa")  # Chalice's app logger does not propagate to the root
-    chalice_log.addHandler(caplog.handler)
-    yield caplog
-    chalice_log.removeHandler(caplog.handler)
 
 
 def test_no_password_in_any_audit_event_or_log_line(api, all_logs):

@@ -1,4 +1,5 @@
 """A cloud failure is 503 `unavailable` with Retry-After, never a success or a 500, and writes nothing."""
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -12,19 +13,26 @@ def fail_on(client, operation, error):
 
     client.meta.events.register(f"before-call.{client.meta.service_model.service_name}.{operation}", raise_error)
     return lambda: client.meta.events.unregister(
-        f"before-call.{client.meta.service_model.service_name}.{operation}", raise_error)
+        f"before-call.{client.meta.service_model.service_name}.{operation}", raise_error
+    )
 
 
 def throttled(operation):
     return ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, operation)
 
 
-@pytest.mark.parametrize("operation, error", [
-    ("Query", throttled("Query")),
-    ("TransactWriteItems", throttled("TransactWriteItems")),
-    ("Query", EndpointConnectionError(endpoint_url="http://127.0.0.1:9")),
-    ("TransactWriteItems", ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "TransactWriteItems")),
-])
+@pytest.mark.parametrize(
+    "operation, error",
+    [
+        ("Query", throttled("Query")),
+        ("TransactWriteItems", throttled("TransactWriteItems")),
+        ("Query", EndpointConnectionError(endpoint_url="http://127.0.0.1:9")),
+        (
+            "TransactWriteItems",
+            ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "TransactWriteItems"),
+        ),
+    ],
+)
 def test_dynamodb_failure_during_verify_is_503_and_the_code_stays_unused(api, operation, error):
     att = attach(api)
     api.clock.advance(30)
@@ -42,8 +50,11 @@ def test_dynamodb_failure_during_verify_is_503_and_the_code_stays_unused(api, op
 def test_kms_failure_on_a_cold_container_is_503(api):
     att = attach(api)
     runtime.current().vault._keys.clear()
-    restore = fail_on(runtime.current().kms, "Decrypt", ClientError(
-        {"Error": {"Code": "KMSInternalException", "Message": "x"}}, "Decrypt"))
+    restore = fail_on(
+        runtime.current().kms,
+        "Decrypt",
+        ClientError({"Error": {"Code": "KMSInternalException", "Message": "x"}}, "Decrypt"),
+    )
     api.clock.advance(30)
     r = api.as_user("POST", "/v1/logon/verify", {"code": code_for(att["uri"], api.clock.now)}, scope="mfa:logon")
     restore()
@@ -57,8 +68,12 @@ def test_failure_while_counting_a_wrong_code_is_503_not_a_success(api):
     r = api.as_user("POST", "/v1/logon/verify", {"code": "000000"}, scope="mfa:logon")
     restore()
     assert r.status_code == 503
-    assert api.as_user("POST", "/v1/logon/verify", {"code": code_for(att["uri"], api.clock.now)},
-                       scope="mfa:logon").status_code == 200
+    assert (
+        api.as_user(
+            "POST", "/v1/logon/verify", {"code": code_for(att["uri"], api.clock.now)}, scope="mfa:logon"
+        ).status_code
+        == 200
+    )
 
 
 def test_failure_during_confirm_attaches_nothing(api):

@@ -1,19 +1,8 @@
 """No secret, code, otpauth URI or token ever reaches a log line, at any level, from any logger."""
 
-import logging
 
-import pytest
 
 from tests.conftest import attach, code_for
-
-
-@pytest.fixture
-def all_logs(caplog):
-    caplog.set_level(logging.DEBUG)
-    chalice_log = logging.getLogger("mfa")  # Chalice's app logger does not propagate to the root
-    chalice_log.addHandler(caplog.handler)
-    yield caplog
-    chalice_log.removeHandler(caplog.handler)
 
 
 def test_a_full_flow_logs_no_secret_code_uri_or_token(api, all_logs):

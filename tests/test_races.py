@@ -72,8 +72,12 @@ def test_one_totp_code_sent_twenty_times_at_once_is_accepted_once(live):
 def attached(base, user):
     token, enrolled, secret = enroll(base, user)
     step = totp.step_at(time.time(), 30)
-    confirmed = post(base, "/v1/authenticator/confirm",
-                     {"enrollment_id": enrolled["enrollment_id"], "code": code_at_step(secret, step)}, token)
+    confirmed = post(
+        base,
+        "/v1/authenticator/confirm",
+        {"enrollment_id": enrolled["enrollment_id"], "code": code_at_step(secret, step)},
+        token,
+    )
     assert confirmed.status_code == 200
     return token, confirmed.json()
 
@@ -108,7 +112,9 @@ def table_item(user, sk, tenant="race"):
     import boto3
 
     key = {"PK": {"S": f"T#{tenant}#U#{user}"}, "SK": {"S": sk}}
-    return boto3.client("dynamodb").get_item(TableName=os.environ["MFA_TABLE"], Key=key, ConsistentRead=True).get("Item")
+    return (
+        boto3.client("dynamodb").get_item(TableName=os.environ["MFA_TABLE"], Key=key, ConsistentRead=True).get("Item")
+    )
 
 
 def test_three_hundred_concurrent_wrong_codes_lock_the_user_and_every_counted_failure_is_answered(live):
