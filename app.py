@@ -2,8 +2,22 @@
 
 from chalice import Chalice
 
-from functions import admin, app_passwords, confirm, delete, devices, enroll, factors, health, http, phone, policy
-from functions import page, recovery, verify
+from functions import (
+    admin,
+    app_passwords,
+    confirm,
+    delete,
+    devices,
+    enroll,
+    factors,
+    health,
+    http,
+    page,
+    phone,
+    policy,
+    recovery,
+    verify,
+)
 from mfa_core.config import settings
 
 # Read and validate the configuration now: a deployment without a token key stops at start-up.
