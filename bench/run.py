@@ -1,0 +1,100 @@
+"""`make bench`: cloud calls, latency, cold start, package size and cost per million logons.
+
+Loopback and in-process only. Prints a table and writes bench/results.json (keeping a previous
+`make bench-peer` run's "peer" figures). `--requests N` (>= 300 for the record) and `--skip-package`
+make quicker runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from bench import cost, inprocess, package
+from bench.harness import ROOT
+from bench.report import merge_results, now_iso, print_main
+
+COLD_START_TIMEOUT_S = 300
+
+
+def cold_start(runs: int) -> dict:
+    done = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
+        [sys.executable, "-m", "bench.coldstart", "--runs", str(runs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=COLD_START_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"cold start failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per operation")
+    parser.add_argument("--cold-runs", type=int, default=7)
+    parser.add_argument("--skip-package", action="store_true")
+    args = parser.parse_args()
+    started = time.monotonic()
+    load_start = [round(x, 2) for x in os.getloadavg()]
+
+    def step(name: str) -> None:
+        print(f"[{time.monotonic() - started:5.0f} s] {name}", file=sys.stderr, flush=True)
+
+    # Cold start first: fresh interpreters, least disturbed by this process's own garbage.
+    step(f"cold start ({args.cold_runs} fresh interpreters)")
+    cold = cold_start(args.cold_runs)
+    step("cloud calls per operation")
+    counted = inprocess.count_calls()
+    step(f"latency ({args.requests} requests per operation)")
+    timed = inprocess.measure_latency(requests=args.requests)
+    if args.skip_package:
+        sizes = {"function": None, "layer": None, "source": "skipped (--skip-package)"}
+    else:
+        step("package size")
+        sizes = package.measure()
+    estimate = cost.per_million_logons(counted["calls"], timed["latency_ms"], cold, timed["log_bytes_per_request"])
+
+    results = {
+        "calls": counted["calls"],
+        "latency_ms": timed["latency_ms"],
+        "cold_start_ms": cold,
+        "package_bytes": sizes,
+        "cost_per_million_logons_usd": estimate["usd"],
+        "cost": estimate,
+        "skipped": {**counted["skipped"], **timed["skipped"]},
+        "log_bytes_per_request": timed["log_bytes_per_request"],
+        "date": now_iso(),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "loadavg_start": load_start,
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "targets": {
+            "warm_verify_dynamodb_le_3": (counted["calls"]["verify"] or {}).get("dynamodb", 99) <= 3,
+            "warm_verify_kms_0": (counted["calls"]["verify"] or {}).get("kms", 99) == 0,
+            "logon_with_device_dynamodb_le_3": None
+            if counted["calls"]["logon_with_device"] is None
+            else counted["calls"]["logon_with_device"]["dynamodb"] <= 3,
+            "own_import_le_100_ms": cold["import_own"] <= 100,
+            "own_import_cpu_le_100_ms": cold.get("cpu", {}).get("import_own", 999) <= 100,
+            "no_enroll_only_modules_on_verify_path": not cold["enroll_only_modules_loaded"],
+        },
+    }
+    merged = merge_results(results)
+    print_main(merged, inprocess.OPERATIONS)
+    if "peer" in merged:
+        from bench.report import print_peer
+
+        print_peer(merged["peer"])
+    print(f"\n(make bench took {time.monotonic() - started:.0f} s; written to bench/results.json)")
+
+
+if __name__ == "__main__":
+    main()
