@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from infra.local import LOCAL_ENV
 
 TENANT = "soak"
 MAX_FAILURES = 5  # the default policy's
@@ -52,7 +55,6 @@ def run(base: str, seconds: float, workers: int) -> dict:
     import requests
 
     from functions.dev import dev_token
-    from infra.local import LOCAL_ENV
     from mfa_core import totp
     from mfa_core.config import Settings
 
@@ -163,26 +165,39 @@ def check_table(journeys: list[Journey]) -> list[str]:
 
 
 def main() -> None:
-    import logging
-
-    from infra.local import create_resources, local_server, start_moto
+    """Serve the API as `make run` does, in a child process (its own interpreter, as a server would
+    be), then load it from this one; the check reads the child's moto over loopback."""
+    import re
+    import subprocess
+    import urllib.request
 
     seconds = float(os.environ.get("SOAK_SECONDS", "45"))
     workers = int(os.environ.get("SOAK_WORKERS", "16"))
-    logging.basicConfig(level=logging.WARNING)
-    for noisy in ("werkzeug", "functions.http"):  # moto's and our per-request lines
-        logging.getLogger(noisy).setLevel(logging.ERROR)
-    moto, _ = start_moto()
-    create_resources()
-    server = local_server(0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server.server_port}"
-    print(f"soak: {workers} workers for {seconds:.0f} s against {base} (moto behind it)", flush=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = subprocess.Popen([sys.executable, "-m", "infra.local"], env=os.environ | {"PORT": str(port)},
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
+        moto_port = None
+        for line in child.stdout:  # the launcher says where it serves and where moto is
+            found = re.search(r"moto on 127\.0\.0\.1:(\d+)", line)
+            if found:
+                moto_port = found.group(1)
+                break
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/v1/health", timeout=1)  # noqa: S310 (loopback)
+                break
+            except OSError:
+                time.sleep(0.1)
+        os.environ.update(LOCAL_ENV | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}"})
+        print(f"soak: {workers} workers for {seconds:.0f} s against {base} (moto behind it)", flush=True)
         result = run(base, seconds, workers)
     finally:
-        server.shutdown()
-        moto.shutdown()
+        child.terminate()
+        child.wait(timeout=10)
     print(json.dumps(result, indent=2))
     ok = not result["errors"] and not result["lost_writes"] and not result["double_accepts"]
     print("soak: OK" if ok else "soak: FAILED")
