@@ -54,7 +54,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache dist
+	rm -rf $(VENV) .pytest_cache dist build
 
 # Benchmarks (issue 6): loopback and in-process only; both write bench/results.json.
 PEER_VENV := bench/.peer-venv

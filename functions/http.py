@@ -15,6 +15,7 @@ from chalice import Blueprint, Response
 
 from mfa_core import runtime
 from mfa_core.auth import Caller, authenticate
+from mfa_core.config import settings
 from mfa_core.errors import InvalidRequest, MfaError, PayloadTooLarge, UnsupportedMediaType
 from mfa_core.service import Context
 
@@ -81,12 +82,14 @@ def endpoint(bp: Blueprint, path: str, method: str, *, scopes: tuple[str, ...] =
         def handle(**params: str) -> Response:
             request = bp.current_request
             started = time.perf_counter()
-            rt = runtime.current()
             caller = None
             if request.method == "OPTIONS":
                 response = Response(body="", status_code=204, headers=_preflight_headers(path))
             else:
                 try:
+                    # Inside the try: a container's first request may read its token key from Secrets
+                    # Manager, and a failure there is a 503 like any other cloud failure.
+                    rt = runtime.current()
                     now = rt.clock()
                     if scopes:
                         caller = authenticate(request.headers.get("authorization"), rt.settings, scopes, now)
@@ -102,7 +105,7 @@ def endpoint(bp: Blueprint, path: str, method: str, *, scopes: tuple[str, ...] =
                 except MfaError as e:
                     response = error_response(e)
                 response.headers = BASE_HEADERS | response.headers
-            _add_cors(request, response, rt.settings.cors_origins)
+            _add_cors(request, response, settings().cors_origins)
             _log_access(request, response, caller, started)
             return response
 
