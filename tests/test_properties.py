@@ -3,6 +3,7 @@ import base64
 from urllib.parse import unquote, urlsplit
 
 import pyotp
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -105,3 +106,24 @@ def test_match_never_accepts_a_step_at_or_before_the_last_accepted(key, now, win
         code = totp.code_at(secret, step, algorithm="SHA1", digits=6)
         got = totp.match(secret, code, now=now, algorithm="SHA1", digits=6, period=30, window=window, after_step=last)
         assert got is None or got > last
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(json_values)
+def test_any_json_value_as_a_code_is_refused_cleanly(api_once, value):
+    """Through the HTTP contract: a non-string is invalid_request, a string that is not today's code is
+    invalid_code; never a success, never a 5xx. (The user is unlocked before each example.)"""
+    api, _ = api_once
+    api.as_user("POST", "/v1/admin/users/alice%40example.com/unlock", {}, user="admin@example.com",
+                scope="mfa:admin")
+    r = api.as_user("POST", "/v1/logon/verify", {"code": value}, scope="mfa:logon")
+    expected = "invalid_code" if isinstance(value, str) else "invalid_request"
+    assert r.status_code == 400 and r.json["error"] == expected, (value, r.json)
+
+
+@pytest.fixture
+def api_once(api):
+    from tests.conftest import attach
+
+    return api, attach(api)
