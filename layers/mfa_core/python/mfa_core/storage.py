@@ -805,10 +805,6 @@ class Store:
             lockout_index=None,
         )
 
-    def put_event(self, tenant: str, user: str, event: Event) -> None:
-        with aws_unavailable():
-            self._db.put_item(**self._event_put(user_pk(tenant, user), event)["Put"])
-
     def list_events(self, tenant: str, user: str, *, limit: int, cursor: str | None) -> tuple[list[Event], str | None]:
         """The user's audit trail, newest first, a page at a time; the cursor is opaque to callers."""
         pk = user_pk(tenant, user)
