@@ -44,9 +44,10 @@ def normalize_app_password(value: str) -> str:
     return value.replace(" ", "").replace("-", "").lower()
 
 
-def new_device_token() -> tuple[str, str]:
-    """(device id, token): the id finds the device, the 192 random bits after it prove it."""
-    device_id = secrets.token_urlsafe(9)
+def new_device_token(slot: int) -> tuple[str, str]:
+    """(device id, token): the id finds the device (it starts with the device's storage slot), the 192
+    random bits after it prove it."""
+    device_id = f"{slot}-{secrets.token_urlsafe(9)}"
     return device_id, f"{DEVICE_TOKEN_PREFIX}.{device_id}.{secrets.token_urlsafe(24)}"
 
 

@@ -25,10 +25,14 @@ class Lockout:
     def streak_over(self, now: float) -> bool:
         return self.last_fail_at + DAY <= now
 
+    def lock_seconds(self, rules: LockoutSettings) -> int:
+        """How long a lock at this record's level lasts."""
+        return min(rules.lock_seconds * 2**self.level, DAY)
+
     def locked_until(self, rules: LockoutSettings) -> int | None:
         if self.fails < rules.max_failures:
             return None
-        return self.last_fail_at + min(rules.lock_seconds * 2**self.level, DAY)
+        return self.last_fail_at + self.lock_seconds(rules)
 
     def retry_after(self, rules: LockoutSettings, now: float) -> int | None:
         """Seconds until the lock ends, or None when codes may be tried now."""

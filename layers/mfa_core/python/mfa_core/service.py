@@ -7,8 +7,9 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from . import codes, phone, totp
 from .auth import Caller, mfa_token
@@ -28,24 +29,26 @@ from .errors import (
 from .lockout import DAY, Lockout
 from .notify import Messenger
 from .policy import Policy, validate
+from .retry import pauses
 from .storage import (
     AppPassword,
     Authenticator,
-    CodeAlreadyUsed,
     Device,
     Effects,
     Enrollment,
     Event,
     LockedMeanwhile,
     Proof,
+    Stale,
     Store,
     UserState,
 )
 from .times import iso
 
+T = TypeVar("T")
+
 ENROLLMENT_SECONDS = 600
 POLICY_CACHE_SECONDS = 60
-POLICY_SAVE_ATTEMPTS = 3
 RECOVERY_CODES = 10
 SMS_SECONDS = 300
 SMS_MIN_GAP_SECONDS = 30
@@ -111,7 +114,7 @@ class MfaService:
     def save_policy(self, caller: Caller, body: dict, ctx: Context) -> Policy:
         """Save the whole policy. With `version`, only over that version (else Conflict); without it,
         over whatever is stored (a save that raced another is tried again on the new one)."""
-        for _ in range(POLICY_SAVE_ATTEMPTS):
+        for _ in pauses():
             current = self.policy(caller.tenant, fresh=True)
             wanted, expected_version = validate(body, current)
             if expected_version is not None and expected_version != current.version:
@@ -192,8 +195,13 @@ class MfaService:
 
     def confirm(self, caller: Caller, enrollment_id: str, code: str, ctx: Context) -> dict:
         policy = self.policy(caller.tenant)
-        state = self._store.load_user(caller.tenant, caller.user)
+        return self._until_settled(caller, lambda state: self._confirm(caller, policy, state, enrollment_id, code, ctx))
+
+    def _confirm(
+        self, caller: Caller, policy: Policy, state: UserState, enrollment_id: str, code: str, ctx: Context
+    ) -> dict:
         self._may_attach(caller, policy, "authenticator", state)
+        logon_step = self._is_logon_enroll_step(caller, policy, state)
         enrollment = state.enrollment
         if enrollment is None or not codes.same(enrollment.enrollment_id, enrollment_id):
             raise NotFound("No such enrollment. Get a new QR code and scan it again.")
@@ -223,17 +231,17 @@ class MfaService:
                 enrollment_id=enrollment.enrollment_id,
                 authenticator=authenticator,
                 recovery=hashes,
+                only_factor=logon_step,
                 seen=state.lockout,
                 rules=policy.lockout,
+                now=ctx.now,
                 event=self._event("confirmed", ctx, factor="authenticator"),
             )
-        except CodeAlreadyUsed:
-            self._fail(caller, state, policy, ctx)
         except LockedMeanwhile as e:
             raise Locked(e.lockout.retry_after(policy.lockout, ctx.now) or 1) from e
         self._notify("confirmed", caller, ctx)
         result: dict = {"attached": True, "recovery_codes": recovery_codes}
-        if caller.has("mfa:logon"):
+        if logon_step:
             result["mfa_token"] = mfa_token(self._settings, caller, "otp", ctx.now)
         return result
 
@@ -247,6 +255,11 @@ class MfaService:
             state = self._store.load_user(caller.tenant, caller.user)
         if not policy.two_factor_on or self._factors_of(state):
             raise Forbidden("Attach it from Settings > Account and Security.")
+
+    def _is_logon_enroll_step(self, caller: Caller, policy: Policy, state: UserState) -> bool:
+        """Whether attaching now completes a logon (Method 1): a logon token whose logon decision is
+        `enroll`. A token that also carries mfa:settings attaching a second factor completes nothing."""
+        return caller.has("mfa:logon") and policy.two_factor_on and not self._factors_of(state)
 
     # --- secure phone -----------------------------------------------------------------------
 
@@ -263,8 +276,11 @@ class MfaService:
 
     def confirm_phone(self, caller: Caller, code: str, ctx: Context) -> dict:
         policy = self.policy(caller.tenant)
-        state = self._store.load_user(caller.tenant, caller.user)
+        return self._until_settled(caller, lambda state: self._confirm_phone(caller, policy, state, code, ctx))
+
+    def _confirm_phone(self, caller: Caller, policy: Policy, state: UserState, code: str, ctx: Context) -> dict:
         self._may_attach(caller, policy, "phone", state)
+        logon_step = self._is_logon_enroll_step(caller, policy, state)
         pending = state.sms
         if pending is None or pending.purpose != "attach" or pending.number is None:
             raise NotFound("No phone is waiting to be confirmed. Add the number again.")
@@ -272,9 +288,10 @@ class MfaService:
             raise AlreadyAttached("A secure phone is already attached.")
         self._refuse_if_locked(state, policy, ctx)
         proof = self._sms_proof(caller, state, policy, ctx, code, "attach")
-        self._commit(caller, state, policy, ctx, proof, Effects(attach_phone=pending.number), "phone_attached")
+        effects = Effects(attach_phone=pending.number, only_factor=logon_step)
+        self._commit(caller, state, policy, ctx, proof, effects, "phone_attached")
         result: dict = {"attached": True, "number": phone.mask(pending.number)}
-        if caller.has("mfa:logon"):
+        if logon_step:
             result["mfa_token"] = mfa_token(self._settings, caller, "sms", ctx.now)
         return result
 
@@ -289,7 +306,9 @@ class MfaService:
     def delete_phone(self, caller: Caller, code: str, ctx: Context) -> dict:
         """A current authenticator code, or the code sent by send_phone_code(purpose="delete")."""
         policy = self.policy(caller.tenant)
-        state = self._store.load_user(caller.tenant, caller.user)
+        return self._until_settled(caller, lambda state: self._delete_phone(caller, policy, state, code, ctx))
+
+    def _delete_phone(self, caller: Caller, policy: Policy, state: UserState, code: str, ctx: Context) -> dict:
         if state.phone is None:
             raise NotFound("No secure phone is attached.")
         self._refuse_if_locked(state, policy, ctx)
@@ -308,7 +327,7 @@ class MfaService:
         code = codes.new_sms_code()
         code_hash = self._sms_hash(caller, purpose, code)
         expires_at = int(ctx.now) + SMS_SECONDS
-        self._store.reserve_sms(
+        replaced = self._store.reserve_sms(
             caller.tenant,
             caller.user,
             seen=state.sms,
@@ -324,7 +343,7 @@ class MfaService:
             self._messenger.send_sms(number, phone.sms_text(code, SMS_SECONDS // 60))
         except Exception:
             # Not sent: give the slot back so the user can retry now, then answer 503.
-            self._store.release_sms(caller.tenant, caller.user, seen=state.sms, code_hash=code_hash)
+            self._store.release_sms(caller.tenant, caller.user, replaced=replaced, code_hash=code_hash)
             raise
         return expires_at
 
@@ -342,7 +361,9 @@ class MfaService:
         ):
             code_hash = self._sms_hash(caller, purpose, code)
             if hmac.compare_digest(code_hash, pending.code_hash):
-                return Proof(sms_hash=code_hash, sms_purpose=purpose)
+                # Bound to the phone it went to, except when attaching: that phone is not attached yet.
+                bound = state.phone if purpose != "attach" else None
+                return Proof(sms_hash=code_hash, sms_purpose=purpose, phone=bound)
         self._fail(caller, state, policy, ctx)
 
     def _sms_hash(self, caller: Caller, purpose: str, code: str) -> str:
@@ -367,7 +388,8 @@ class MfaService:
         if device is not None and self._store.touch_device(
             caller.tenant,
             caller.user,
-            device.device_id,
+            device,
+            device_gen=state.device_gen,
             now=ctx.now,
             event=self._event("verified", ctx, method="device", device=device.device_id),
         ):
@@ -403,7 +425,21 @@ class MfaService:
         device_label: str | None = None,
     ) -> dict:
         policy = self.policy(caller.tenant)
-        state = self._store.load_user(caller.tenant, caller.user)
+        return self._until_settled(
+            caller, lambda state: self._verify(caller, policy, state, method, code, ctx, trust_device, device_label)
+        )
+
+    def _verify(
+        self,
+        caller: Caller,
+        policy: Policy,
+        state: UserState,
+        method: str,
+        code: str,
+        ctx: Context,
+        trust_device: bool,
+        device_label: str | None,
+    ) -> dict:
         if method == "phone":
             if state.phone is None:
                 raise NotFound("No secure phone is attached.")
@@ -418,7 +454,8 @@ class MfaService:
                 proof, amr = self._totp_proof(caller, state, policy, ctx, code, authenticator), "otp"
         effects, extra_events, result = Effects(), [], {"verified": True}
         if trust_device and policy.trusted_device_days > 0:
-            device_id, token = codes.new_device_token()
+            slot, replaces = self._slot_for_new_device(state, policy, ctx)
+            device_id, token = codes.new_device_token(slot)
             device = Device(
                 device_id=device_id,
                 token_hash=codes.device_token_hash(caller.tenant, caller.user, token),
@@ -428,7 +465,7 @@ class MfaService:
                 last_used_at=None,
                 generation=state.device_gen,
             )
-            effects = Effects(device=device, evict=self._devices_to_evict(state, policy, ctx))
+            effects = Effects(device=device, replaces=replaces)
             extra_events.append(self._event("device_trusted", ctx, device=device_id))
             result |= {"device_token": token, "device_expires_at": iso(device.expires_at)}
         if amr == "recovery":
@@ -444,7 +481,19 @@ class MfaService:
         self, caller: Caller, ctx: Context, *, code: str | None, recovery_code: str | None
     ) -> dict:
         policy = self.policy(caller.tenant)
-        state = self._store.load_user(caller.tenant, caller.user)
+        return self._until_settled(
+            caller, lambda state: self._delete_authenticator(caller, policy, state, ctx, code, recovery_code)
+        )
+
+    def _delete_authenticator(
+        self,
+        caller: Caller,
+        policy: Policy,
+        state: UserState,
+        ctx: Context,
+        code: str | None,
+        recovery_code: str | None,
+    ) -> dict:
         authenticator = self._attached(state)
         self._refuse_if_locked(state, policy, ctx)
         extra_events = []
@@ -460,7 +509,9 @@ class MfaService:
 
     def renew_recovery_codes(self, caller: Caller, code: str, ctx: Context) -> dict:
         policy = self.policy(caller.tenant)
-        state = self._store.load_user(caller.tenant, caller.user)
+        return self._until_settled(caller, lambda state: self._renew_recovery_codes(caller, policy, state, code, ctx))
+
+    def _renew_recovery_codes(self, caller: Caller, policy: Policy, state: UserState, code: str, ctx: Context) -> dict:
         authenticator = self._attached(state)
         self._refuse_if_locked(state, policy, ctx)
         proof = self._totp_proof(caller, state, policy, ctx, code, authenticator)
@@ -485,7 +536,7 @@ class MfaService:
                 "id": d.device_id,
                 "label": d.label,
                 "created_at": iso(d.created_at),
-                "expires_at": iso(d.expires_at),
+                "expires_at": iso(self._device_expires_at(d, policy)),
                 "last_used_at": iso(d.last_used_at) if d.last_used_at else None,
             }
             for d in state.devices
@@ -505,8 +556,7 @@ class MfaService:
         self._store.delete_devices(
             caller.tenant,
             caller.user,
-            [d.device_id for d in state.devices],
-            end_all=True,
+            state.devices,
             event=self._event("device_revoked", ctx, all=True, count=counted),
         )
         return {"deleted": counted}
@@ -522,22 +572,32 @@ class MfaService:
         return device if hmac.compare_digest(device.token_hash, expected) else None
 
     @staticmethod
-    def _device_counts(device: Device, state: UserState, policy: Policy, ctx: Context) -> bool:
+    def _device_expires_at(device: Device, policy: Policy) -> int:
+        """A device counts for the policy's trusted_device_days from when it was trusted, as the policy
+        says now: lowering the days shortens devices trusted before."""
+        return min(device.expires_at, device.created_at + policy.trusted_device_days * DAY)
+
+    @classmethod
+    def _device_counts(cls, device: Device, state: UserState, policy: Policy, ctx: Context) -> bool:
         """Not expired (TTL deletes late), not ended by a delete or reset (generation), not issued
         before the tenant last turned trusted devices off."""
         revoked_at = policy.devices_revoked_at
         return (
             policy.trusted_device_days > 0
-            and device.expires_at > ctx.now
+            and cls._device_expires_at(device, policy) > ctx.now
             and device.generation == state.device_gen
             and (revoked_at is None or device.created_at > revoked_at)
         )
 
-    def _devices_to_evict(self, state: UserState, policy: Policy, ctx: Context) -> tuple[str, ...]:
-        """Room for one more: dead devices first, then the oldest, to keep at most 10."""
-        ordered = sorted(state.devices, key=lambda d: (self._device_counts(d, state, policy, ctx), d.created_at))
-        excess = len(ordered) - (MAX_TRUSTED_DEVICES - 1)
-        return tuple(d.device_id for d in ordered[: max(0, excess)])
+    def _slot_for_new_device(self, state: UserState, policy: Policy, ctx: Context) -> tuple[int, str | None]:
+        """(slot, device id it holds now) for one more device: a free slot, else the slot of a dead
+        device, else of the oldest. A user has 10 slots, so at most 10 trusted devices."""
+        taken = {d.slot: d for d in state.devices}
+        free = [slot for slot in range(MAX_TRUSTED_DEVICES) if slot not in taken]
+        if free:
+            return free[0], None
+        oldest = min(state.devices, key=lambda d: (self._device_counts(d, state, policy, ctx), d.created_at))
+        return oldest.slot, oldest.device_id
 
     # --- app passwords ----------------------------------------------------------------------
 
@@ -759,13 +819,22 @@ class MfaService:
                 device_gen=state.device_gen,
                 now=ctx.now,
             )
-        except CodeAlreadyUsed:
-            # Another request accepted this proof first (a replay racing the original): one wins.
-            self._fail(caller, state, policy, ctx)
         except LockedMeanwhile as e:
             raise Locked(e.lockout.retry_after(policy.lockout, ctx.now) or 1) from e
         if event in NOTIFIED:
             self._notify(event, caller, ctx)
+
+    def _until_settled(self, caller: Caller, attempt: Callable[[UserState], T]) -> T:
+        """`attempt` on a fresh read of the user, again on a new read whenever its write finds the state
+        changed since (Stale): a proof that another request used meanwhile then fails as a replay and is
+        counted; one that still holds (it lost only to an unrelated change) is accepted."""
+        for _ in pauses():
+            state = self._store.load_user(caller.tenant, caller.user)
+            try:
+                return attempt(state)
+            except Stale:
+                continue
+        raise Unavailable()
 
     def _fail(self, caller: Caller, state: UserState, policy: Policy, ctx: Context) -> NoReturn:
         rules = policy.lockout

@@ -8,27 +8,45 @@ Layout (PK / SK):
   T#<tenant>#U#<user>   STATE#LOCKOUT           failed-code counter (TTL: a day after the last failure)
   T#<tenant>#U#<user>   STATE#ENROLLMENT        the pending enrollment (TTL)
   T#<tenant>#U#<user>   STATE#SMS               the pending SMS code and the SMS send limits (TTL)
-  T#<tenant>#U#<user>   STATE#DEVICE#<id>       a trusted device: its token's hash (TTL: its expiry)
+  T#<tenant>#U#<user>   STATE#DEVICE#<slot>     a trusted device in one of 10 slots: its token's hash (TTL)
   T#<tenant>#U#<user>   APPPW#<keyed hash>      a third-party client security password
   T#<tenant>#U#<user>   THROTTLE#APPPW          app-password check failures in the current minute (TTL)
   T#<tenant>#U#<user>   EVENT#<ms>#<rand>       the audit trail (TTL: a year)
 
 Everything a code check or a logon decision needs is under the user's STATE# prefix: one consistent
-Query. Each outcome is one conditional write, a transaction where several items change together.
-TTL deletes late (up to days; moto never does), so every expiry is also checked in code.
-"""
+Query. TTL deletes late (up to days; moto never does), so every expiry is also checked in code.
+
+Every guarantee is the condition of the write that acts on it, on the state as stored at write time,
+never a version read earlier (see API.md, "Guarantees under concurrency"):
+- A failed code is one UpdateItem: `ADD fails 1` on condition "not locked". Concurrent UpdateItems on
+  one item are applied one after another by DynamoDB and never cancel each other, so N failures at
+  once count N. It is deliberately not a transaction: concurrent transactions on one item are
+  cancelled (TransactionConflict), which under a flood of wrong codes would leave failures uncounted.
+  Its audit events follow in a second write; if that one fails the failure still stands (an outage
+  must not buy a free guess), see record_failure.
+- Accepting a proof is a transaction: the proof's single use (a later TOTP step, a recovery-code or
+  SMS hash still there), what it changes, the end of the failure streak (a Delete on condition "not
+  locked as stored") and the audit events must commit together or not at all.
+- Caps are conditions on what they cap: 40 app passwords by a counter in the MFA item, 10 trusted
+  devices by 10 slots (a new device takes a free slot or replaces exactly the device it read there).
+- Revocations bump what logons check: deleting the authenticator, a reset and "sign out everywhere"
+  raise `device_gen`, which a device logon's write requires unchanged; a TOTP or recovery proof is bound
+  to the authenticator's id and an SMS logon to the phone it was sent to.
+A transaction that loses to a concurrent one (TransactionConflict) is sent again (dynamo.contended);
+one whose condition failed says which operation failed (dynamo.Cancelled), and the use case reads the
+user again and decides anew (Stale)."""
 
 from __future__ import annotations
 
 import base64
 import json
-import re
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from . import dynamo
+from .dynamo import ConditionFailed, Delete, Put, Transaction, Update, key, n, s
 from .errors import (
     AlreadyAttached,
     Conflict,
@@ -57,15 +75,16 @@ SK_DATA_KEY = "DATAKEY"
 TTL_ATTRIBUTE = "purge_at"
 AUTHENTICATOR_FIELDS = ("auth_id", "secret", "algorithm", "digits", "period", "label", "attached_at", "last_step")
 EVENT_DAYS = 365
-TRANSACTION_ATTEMPTS = 3
-OPTIMISTIC_ATTEMPTS = 5
-# Concurrent failures of one user race for the record; at most max_failures of them can win before the
-# lock ends the race, so a loser needs a few tries at most (beyond that, 503).
-FAILURE_ATTEMPTS = 12
+# Each retry of a failure's count follows a real change of the record (a served lock restarted, a
+# success ended the streak), so a handful is plenty; beyond that something is wrong: 503.
+FAILURE_ROUNDS = 8
+
+log = logging.getLogger(__name__)
 
 
-class CodeAlreadyUsed(Exception):
-    """The proof was accepted by another request first, or what it was bound to changed meanwhile."""
+class Stale(Exception):
+    """The write's conditions did not hold on the state as stored: something changed since the read
+    (the proof was used, the authenticator deleted, the user reset...). Read again and decide anew."""
 
 
 class LockedMeanwhile(Exception):
@@ -107,13 +126,17 @@ class Phone:
 
 @dataclass(frozen=True)
 class Device:
-    device_id: str
+    device_id: str  # "<slot>-<random>": the slot it is stored in, so a delete by id needs no read
     token_hash: str
     label: str
     created_at: int
     expires_at: int
     last_used_at: int | None
     generation: int  # the user's device generation when it was trusted
+
+    @property
+    def slot(self) -> int:
+        return int(self.device_id.partition("-")[0])
 
 
 @dataclass(frozen=True)
@@ -171,13 +194,14 @@ class StoredPolicy:
 class Proof:
     """What a request proved, to be accepted once: a TOTP step later than any accepted one, an unused
     recovery code, or the pending SMS code sent for `sms_purpose`. TOTP and recovery proofs are bound
-    to the authenticator that was read (`auth_id`)."""
+    to the authenticator that was read (`auth_id`); an SMS proof to the phone it was sent to (`phone`)."""
 
     auth_id: str | None = None
     step: int | None = None
     recovery_hash: str | None = None
     sms_hash: str | None = None
     sms_purpose: str | None = None
+    phone: Phone | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +213,8 @@ class Effects:
     attach_phone: str | None = None
     remove_phone: bool = False
     device: Device | None = None  # trust a device, bound to the generation read
-    evict: tuple[str, ...] = ()  # device ids to delete to stay within the limit
+    replaces: str | None = None  # the device id read in the new device's slot (None: the slot was free)
+    only_factor: bool = False  # the logon's enroll step: no other factor may be attached meanwhile
 
 
 def tenant_pk(tenant: str) -> str:
@@ -198,18 +223,6 @@ def tenant_pk(tenant: str) -> str:
 
 def user_pk(tenant: str, user: str) -> str:
     return f"T#{tenant}#U#{user}"
-
-
-def _key(pk: str, sk: str) -> dict:
-    return {"PK": {"S": pk}, "SK": {"S": sk}}
-
-
-def _n(value: float) -> dict:
-    return {"N": str(int(value))}
-
-
-def _s(value: str) -> dict:
-    return {"S": value}
 
 
 def _int(item: dict, name: str, default: int = 0) -> int:
@@ -224,76 +237,6 @@ def _str(item: dict, name: str) -> str | None:
     return item[name]["S"] if name in item else None
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-class _Update:
-    """One item's part of a transaction: clauses and conditions from several concerns merged into one
-    Update (DynamoDB allows one operation per item per transaction), or a ConditionCheck."""
-
-    def __init__(self, table: str, key: dict) -> None:
-        self._table, self._key = table, key
-        self._set: dict[str, dict] = {}
-        self._add: dict[str, dict] = {}
-        self._delete: dict[str, dict] = {}
-        self._remove: set[str] = set()
-        self._conditions: list[str] = []
-        self._names: dict[str, str] = {}
-        self._values: dict[str, dict] = {}
-
-    def set(self, attr: str, value: dict) -> None:
-        self._set[attr] = value
-
-    def add(self, attr: str, value: dict) -> None:
-        self._add[attr] = value
-
-    def delete(self, attr: str, value: dict) -> None:
-        self._delete[attr] = value
-
-    def remove(self, *attrs: str) -> None:
-        self._remove.update(attrs)
-
-    def condition(self, expression: str, **values: dict) -> None:
-        """`expression` names attributes as #name and values as :name (given as keyword arguments)."""
-        prefix = f"c{len(self._conditions)}_"
-        self._names.update({f"#{n}": n for n in re.findall(r"#(\w+)", expression)})
-        self._conditions.append("(" + re.sub(r":(\w+)", rf":{prefix}\1", expression) + ")")
-        self._values.update({f":{prefix}{k}": v for k, v in values.items()})
-
-    def render(self) -> dict:
-        clauses = []
-        for verb, pairs, joiner in (("SET", self._set, " = "), ("ADD", self._add, " "), ("DELETE", self._delete, " ")):
-            # A removed attribute takes no other operation in the same expression.
-            live = [(a, v) for a, v in pairs.items() if a not in self._remove]
-            if live:
-                clauses.append(verb + " " + ", ".join(f"{self._name(a)}{joiner}{self._value(a, v)}" for a, v in live))
-        if self._remove:
-            clauses.append("REMOVE " + ", ".join(self._name(a) for a in sorted(self._remove)))
-        request: dict = {"TableName": self._table, "Key": self._key}
-        if self._conditions:
-            request["ConditionExpression"] = " AND ".join(self._conditions)
-        if clauses:
-            request["UpdateExpression"] = " ".join(clauses)
-        if self._names:
-            request["ExpressionAttributeNames"] = self._names
-        if self._values:
-            request["ExpressionAttributeValues"] = self._values
-        return {"Update" if clauses else "ConditionCheck": request}
-
-    @property
-    def empty(self) -> bool:
-        return not (self._set or self._add or self._delete or self._remove or self._conditions)
-
-    def _name(self, attr: str) -> str:
-        self._names[f"#{attr}"] = attr
-        return f"#{attr}"
-
-    def _value(self, attr: str, value: dict) -> str:
-        self._values[f":u_{attr}"] = value
-        return f":u_{attr}"
-
-
 class Store:
     def __init__(self, client, table: str) -> None:
         self._db = client
@@ -303,7 +246,7 @@ class Store:
 
     def get_policy(self, tenant: str) -> StoredPolicy | None:
         with aws_unavailable():
-            item = self._db.get_item(TableName=self._table, Key=_key(tenant_pk(tenant), SK_POLICY)).get("Item")
+            item = self._db.get_item(TableName=self._table, Key=key(tenant_pk(tenant), SK_POLICY)).get("Item")
         if not item:
             return None
         return StoredPolicy(
@@ -326,54 +269,43 @@ class Store:
     ) -> StoredPolicy:
         """Save a policy over the stored version `replaces` (0: none saved yet), with its audit event in
         the admin's own trail, in one transaction. Conflict when someone saved meanwhile."""
-        policy = _Update(self._table, _key(tenant_pk(tenant), SK_POLICY))
+        tx = self._tx()
+        policy = tx.update(key(tenant_pk(tenant), SK_POLICY))
         if replaces:
-            policy.condition("#version = :version", version=_n(replaces))
+            policy.condition("#version = :version", version=n(replaces))
         else:
             policy.condition("attribute_not_exists(#version)")
-        policy.set("doc", _s(json.dumps(doc, sort_keys=True)))
-        policy.set("version", _n(replaces + 1))
+        policy.set("doc", s(json.dumps(doc, sort_keys=True)))
+        policy.set("version", n(replaces + 1))
         for name, value in (("two_factor_since", two_factor_since), ("devices_revoked_at", devices_revoked_at)):
-            policy.set(name, _n(value)) if value is not None else policy.remove(name)
-        if self._transact([policy.render(), self._event_put(user_pk(tenant, admin), event)]) is not None:
+            policy.set(name, n(value)) if value is not None else policy.remove(name)
+        self._event(tx, user_pk(tenant, admin), event)
+        if tx.run(self._db) is not None:
             raise Conflict()
         return StoredPolicy(doc, replaces + 1, two_factor_since, devices_revoked_at)
 
     def get_data_key(self, tenant: str) -> bytes | None:
         with aws_unavailable():
             item = self._db.get_item(
-                TableName=self._table, Key=_key(tenant_pk(tenant), SK_DATA_KEY), ConsistentRead=True
+                TableName=self._table, Key=key(tenant_pk(tenant), SK_DATA_KEY), ConsistentRead=True
             ).get("Item")
         return item["blob"]["B"] if item else None
 
     def put_data_key(self, tenant: str, blob: bytes) -> bytes:
         """Store the tenant's encrypted data key unless one exists; returns the one that is stored."""
-        with aws_unavailable():
-            try:
-                self._db.put_item(
-                    TableName=self._table,
-                    Item={**_key(tenant_pk(tenant), SK_DATA_KEY), "blob": {"B": blob}},
-                    ConditionExpression="attribute_not_exists(PK)",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-            except ClientError as e:
-                if _code(e) == "ConditionalCheckFailedException":
-                    return e.response["Item"]["blob"]["B"]
-                raise
+        put = Put(self._table, {**key(tenant_pk(tenant), SK_DATA_KEY), "blob": {"B": blob}})
+        put.condition("attribute_not_exists(#PK)")
+        try:
+            dynamo.write(self._db, put)
+        except ConditionFailed as e:
+            return e.item["blob"]["B"]
         return blob
 
     # --- the user's state -------------------------------------------------------------------
 
     def load_user(self, tenant: str, user: str) -> UserState:
         """Everything a code check or a logon decision needs, in one consistent read."""
-        with aws_unavailable():
-            items = self._db.query(
-                TableName=self._table,
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :state)",
-                ExpressionAttributeValues={":pk": _s(user_pk(tenant, user)), ":state": _s(STATE)},
-                ConsistentRead=True,
-            )["Items"]
-        by_sk = {item["SK"]["S"]: item for item in items}
+        by_sk = {item["SK"]["S"]: item for item in self._query_prefix(user_pk(tenant, user), STATE)}
         mfa = by_sk.get(SK_MFA, {})
         phone = _str(mfa, "phone_number")
         return UserState(
@@ -393,23 +325,23 @@ class Store:
     def save_enrollment(self, tenant: str, user: str, enrollment: Enrollment, *, purge_at: int, event: Event) -> None:
         """Replace any pending enrollment with this one, unless an authenticator is attached."""
         pk = user_pk(tenant, user)
-        item = {
-            **_key(pk, SK_ENROLLMENT),
-            "enrollment_id": _s(enrollment.enrollment_id),
-            "secret": {"B": enrollment.secret},
-            "algorithm": _s(enrollment.algorithm),
-            "digits": _n(enrollment.digits),
-            "period": _n(enrollment.period),
-            "label": _s(enrollment.label),
-            "expires_at": _n(enrollment.expires_at),
-            TTL_ATTRIBUTE: _n(purge_at),
-        }
-        mfa = _Update(self._table, _key(pk, SK_MFA))
-        mfa.condition("attribute_not_exists(#auth_id)")
-        reasons = self._transact(
-            [mfa.render(), {"Put": {"TableName": self._table, "Item": item}}, self._event_put(pk, event)]
+        tx = self._tx()
+        tx.update(key(pk, SK_MFA)).condition("attribute_not_exists(#auth_id)")
+        tx.put(
+            {
+                **key(pk, SK_ENROLLMENT),
+                "enrollment_id": s(enrollment.enrollment_id),
+                "secret": {"B": enrollment.secret},
+                "algorithm": s(enrollment.algorithm),
+                "digits": n(enrollment.digits),
+                "period": n(enrollment.period),
+                "label": s(enrollment.label),
+                "expires_at": n(enrollment.expires_at),
+                TTL_ATTRIBUTE: n(purge_at),
+            }
         )
-        if reasons is not None:
+        self._event(tx, pk, event)
+        if tx.run(self._db) is not None:
             raise AlreadyAttached()
 
     def attach(
@@ -420,39 +352,35 @@ class Store:
         enrollment_id: str,
         authenticator: Authenticator,
         recovery: list[str],
+        only_factor: bool,
         seen: Lockout,
         rules: LockoutSettings,
+        now: float,
         event: Event,
     ) -> None:
         """Turn the pending enrollment into the attached authenticator, consuming the confirm code's step."""
         pk = user_pk(tenant, user)
-        delete_enrollment = {
-            "Delete": {
-                "TableName": self._table,
-                "Key": _key(pk, SK_ENROLLMENT),
-                "ConditionExpression": "enrollment_id = :id",
-                "ExpressionAttributeValues": {":id": _s(enrollment_id)},
-            }
-        }
-        mfa = _Update(self._table, _key(pk, SK_MFA))
-        mfa.condition("attribute_not_exists(#auth_id)")
+        tx = self._tx()
+        tx.delete(key(pk, SK_ENROLLMENT)).condition("#enrollment_id = :id", id=s(enrollment_id))
+        mfa = tx.update(key(pk, SK_MFA)).condition("attribute_not_exists(#auth_id)")
+        if only_factor:
+            mfa.condition("attribute_not_exists(#phone_number)")
         fields = {
-            "auth_id": _s(authenticator.auth_id),
+            "auth_id": s(authenticator.auth_id),
             "secret": {"B": authenticator.secret},
-            "algorithm": _s(authenticator.algorithm),
-            "digits": _n(authenticator.digits),
-            "period": _n(authenticator.period),
-            "label": _s(authenticator.label),
-            "attached_at": _n(authenticator.attached_at),
-            "last_step": _n(authenticator.last_step),
+            "algorithm": s(authenticator.algorithm),
+            "digits": n(authenticator.digits),
+            "period": n(authenticator.period),
+            "label": s(authenticator.label),
+            "attached_at": n(authenticator.attached_at),
+            "last_step": n(authenticator.last_step),
             "recovery": {"SS": recovery},
         }
         for name, value in fields.items():
             mfa.set(name, value)
-        reasons = self._transact(
-            [delete_enrollment, mfa.render(), self._lockout_reset(pk, seen, rules), self._event_put(pk, event)]
-        )
-        self._raise_for(reasons, lockout_index=2)
+        lockout = self._end_streak(tx, pk, seen, rules, now)
+        self._event(tx, pk, event)
+        self._settle(tx.run(self._db), lockout)
 
     def commit(
         self,
@@ -468,55 +396,67 @@ class Store:
         now: float,
     ) -> None:
         """Accept `proof` once and apply `effects`, in one transaction that also ends the failure streak
-        (unless a concurrent failure locked the user since we read) and writes the audit events."""
+        (unless the user is locked as stored) and writes the audit events. Raises LockedMeanwhile or Stale."""
         pk = user_pk(tenant, user)
-        mfa = _Update(self._table, _key(pk, SK_MFA))
-        sms = _Update(self._table, _key(pk, SK_SMS))
+        tx = self._tx()
+        mfa = tx.update(key(pk, SK_MFA))
+        sms = tx.update(key(pk, SK_SMS))
         if proof.step is not None:
             mfa.condition(
                 "#auth_id = :auth_id AND (attribute_not_exists(#last_step) OR #last_step < :step)",
-                auth_id=_s(proof.auth_id),
-                step=_n(proof.step),
+                auth_id=s(proof.auth_id),
+                step=n(proof.step),
             )
-            mfa.set("last_step", _n(proof.step))
+            mfa.set("last_step", n(proof.step))
         if proof.recovery_hash is not None:
             mfa.condition(
                 "#auth_id = :auth_id AND contains(#recovery, :hash)",
-                auth_id=_s(proof.auth_id),
-                hash=_s(proof.recovery_hash),
+                auth_id=s(proof.auth_id),
+                hash=s(proof.recovery_hash),
             )
             mfa.delete("recovery", {"SS": [proof.recovery_hash]})
         if proof.sms_hash is not None:
             sms.condition(
                 "#code_hash = :hash AND #purpose = :purpose AND #expires_at > :now",
-                hash=_s(proof.sms_hash),
-                purpose=_s(proof.sms_purpose),
-                now=_n(now),
+                hash=s(proof.sms_hash),
+                purpose=s(proof.sms_purpose),
+                now=n(now),
             )
             sms.remove("code_hash", "purpose", "number")
+        if proof.phone is not None:
+            # The code went to this phone: once it is deleted (or replaced), the code proves nothing.
+            mfa.condition(
+                "#phone_number = :number AND #phone_attached_at = :attached_at",
+                number=s(proof.phone.number),
+                attached_at=n(proof.phone.attached_at),
+            )
         if effects.detach:
             mfa.remove(*AUTHENTICATOR_FIELDS, "recovery")
-            mfa.add("device_gen", _n(1))
+            mfa.add("device_gen", n(1))
         if effects.recovery is not None:
             mfa.set("recovery", {"SS": list(effects.recovery)})
         if effects.attach_phone is not None:
             mfa.condition("attribute_not_exists(#phone_number)")
-            mfa.set("phone_number", _s(effects.attach_phone))
-            mfa.set("phone_attached_at", _n(now))
+            mfa.set("phone_number", s(effects.attach_phone))
+            mfa.set("phone_attached_at", n(now))
+            if effects.only_factor:
+                mfa.condition("attribute_not_exists(#auth_id)")
         if effects.remove_phone:
             mfa.condition("attribute_exists(#phone_number)")
             mfa.remove("phone_number", "phone_attached_at")
         if effects.device is not None:
-            # The device is bound to the generation read: if the authenticator was deleted or the user
-            # reset meanwhile (generation bumped), trusting it fails instead of outliving the reset.
-            mfa.condition("attribute_not_exists(#device_gen) OR #device_gen = :gen", gen=_n(device_gen))
-        items = [u.render() for u in (mfa, sms) if not u.empty]
-        lockout_index = len(items)
-        items += [self._lockout_reset(pk, seen, rules)] + [self._event_put(pk, e) for e in events]
-        if effects.device is not None:
-            items.append({"Put": {"TableName": self._table, "Item": _device_item(pk, effects.device)}})
-            items += [{"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + d)}} for d in effects.evict]
-        self._raise_for(self._transact(items), lockout_index=lockout_index)
+            # Bound to the generation read: if the authenticator was deleted or the user reset meanwhile
+            # (generation bumped), trusting it fails instead of outliving the reset.
+            self._same_generation(mfa, device_gen)
+            put = tx.put(_device_item(pk, effects.device))
+            if effects.replaces is None:
+                put.condition("attribute_not_exists(#token_hash)")
+            else:
+                put.condition("#device_id = :old", old=s(effects.replaces))
+        lockout = self._end_streak(tx, pk, seen, rules, now)
+        for event in events:
+            self._event(tx, pk, event)
+        self._settle(tx.run(self._db), lockout)
 
     def record_failure(
         self,
@@ -528,38 +468,60 @@ class Store:
         now: float,
         events: Callable[[Lockout], list[Event]],
     ) -> Lockout:
-        """Count one failed code and write its audit events in one transaction; returns the record after it.
+        """Count one failed code; returns the record after it, or raises Locked.
 
-        Optimistic: the write holds only if the record is still the one read, so the count is exact and
-        the events say the truth (the failure that locks writes `locked`). A loser gets the current
-        record back in the cancellation reason and tries again on it, without another read; once the
-        user is locked, the rest get Locked."""
+        One UpdateItem whose condition is "not locked" on the record as stored: `ADD fails 1` to the
+        round in progress, or start a new round when the one read is over (a served lock, a day without
+        failures). When the record is not what we read, the condition fails and hands back the record as
+        it is, and we decide again on that, without another read.
+
+        The audit events (`failed` with the attempts left, `locked` for the failure that locks) come
+        after, since only the count's answer tells them. If that write fails, the failure stands and is
+        answered as one (an outage must not give an attacker a guess that is not counted), and the lost
+        events are logged."""
         pk = user_pk(tenant, user)
-        for _ in range(FAILURE_ATTEMPTS):
+        for _ in range(FAILURE_ROUNDS):
             retry_after = seen.retry_after(rules, now)
             if retry_after is not None:
                 raise Locked(retry_after)
-            after = seen.restart(rules, now) or Lockout(fails=seen.fails + 1, level=seen.level, last_fail_at=int(now))
-            record = _Update(self._table, _key(pk, SK_LOCKOUT))
-            for name, value in (
-                ("fails", after.fails),
-                ("lock_level", after.level),
-                ("last_fail_at", after.last_fail_at),
-                (TTL_ATTRIBUTE, now + DAY),
-            ):
-                record.set(name, _n(value))
-            if seen.exists:
+            record = Update(self._table, key(pk, SK_LOCKOUT))
+            restart = seen.restart(rules, now)
+            if restart is None:
                 record.condition(
-                    "#fails = :fails AND #last_fail_at = :last", fails=_n(seen.fails), last=_n(seen.last_fail_at)
+                    "attribute_not_exists(#fails) OR (#fails < :max AND #last_fail_at > :day_ago)",
+                    max=n(rules.max_failures),
+                    day_ago=n(int(now) - DAY),
                 )
+                record.add("fails", n(1))
+                record.add("lock_level", n(0))  # creates it at 0, leaves a level of the streak as it is
             else:
-                record.condition("attribute_not_exists(#fails)")
-            update = record.render()["Update"] | {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
-            reasons = self._transact([{"Update": update}, *(self._event_put(pk, e) for e in events(after))])
-            if reasons is None:
-                return after
-            seen = _lockout(reasons[0].get("Item"))
+                over, values = _round_over(seen, rules, now)
+                record.condition(over, **values)
+                record.set("fails", n(1))
+                record.set("lock_level", n(restart.level))
+            record.set("last_fail_at", n(now))
+            record.set(TTL_ATTRIBUTE, n(now + DAY))
+            try:
+                written = dynamo.write(self._db, record, ReturnValues="ALL_NEW")
+            except ConditionFailed as e:
+                seen = _lockout(e.item)
+                continue
+            after = _lockout(written["Attributes"])
+            self._write_events(pk, events(after))
+            return after
         raise Unavailable()
+
+    def _write_events(self, pk: str, events: list[Event]) -> None:
+        try:
+            if len(events) == 1:
+                dynamo.write(self._db, Put(self._table, _event_item(pk, events[0])))
+            else:
+                tx = self._tx()
+                for event in events:
+                    self._event(tx, pk, event)
+                tx.run(self._db)
+        except Unavailable:
+            log.error(json.dumps({"audit_lost": [e.event for e in events], "reason": "write failed"}))
 
     # --- SMS codes --------------------------------------------------------------------------
 
@@ -576,114 +538,122 @@ class Store:
         now: float,
         min_gap: int,
         per_day: int,
-    ) -> None:
-        """Store a new SMS code and count the send, within the limits (one per `min_gap` s, `per_day` a
-        day); two sends racing get one slot. Raises RateLimited."""
+    ) -> SmsChallenge | None:
+        """Store a new SMS code and count the send, on condition that the limits hold as stored (one
+        per `min_gap` s, `per_day` a day): two sends racing get one slot. Returns what it replaced (for
+        release_sms). Raises RateLimited."""
         today = int(now) // DAY
-        key = _key(user_pk(tenant, user), SK_SMS)
-        for _ in range(OPTIMISTIC_ATTEMPTS):
+        for _ in range(FAILURE_ROUNDS):
             if seen is not None:
                 wait = seen.last_sent_at + min_gap - now
                 if wait > 0:
                     raise RateLimited(wait)
                 if seen.day == today and seen.day_count >= per_day:
                     raise RateLimited((today + 1) * DAY - now)
-            update = _Update(self._table, key)
+            update = Update(self._table, key(user_pk(tenant, user), SK_SMS))
             for name, value in (
-                ("purpose", _s(purpose)),
-                ("number", _s(number)),
-                ("code_hash", _s(code_hash)),
-                ("expires_at", _n(expires_at)),
-                ("last_sent_at", _n(now)),
-                ("day", _n(today)),
-                (TTL_ATTRIBUTE, _n(now + 2 * DAY)),
+                ("purpose", s(purpose)),
+                ("number", s(number)),
+                ("code_hash", s(code_hash)),
+                ("expires_at", n(expires_at)),
+                ("last_sent_at", n(now)),
+                (TTL_ATTRIBUTE, n(now + 2 * DAY)),
             ):
                 update.set(name, value)
-            if seen is None:
-                update.condition("attribute_not_exists(#last_sent_at)")
-                update.set("day_count", _n(1))
+            gap = "#last_sent_at <= :gap_start"
+            if seen is not None and seen.day == today:
+                update.condition(
+                    f"#day = :today AND #day_count < :per_day AND {gap}",
+                    gap_start=n(now - min_gap),
+                    today=n(today),
+                    per_day=n(per_day),
+                )
+                update.add("day_count", n(1))
             else:
-                # Optimistic: only if nobody sent since we read (the limits were checked on what we read).
-                update.condition("#last_sent_at = :seen", seen=_n(seen.last_sent_at))
-                update.set("day_count", _n(seen.day_count + 1 if seen.day == today else 1))
-            request = update.render()["Update"] | {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
-            with aws_unavailable():
-                try:
-                    self._db.update_item(**request)
-                    return
-                except ClientError as e:
-                    if _code(e) != "ConditionalCheckFailedException":
-                        raise
-                    seen = _sms(e.response.get("Item"))
-        raise RateLimited(min_gap)
-
-    def release_sms(self, tenant: str, user: str, *, seen: SmsChallenge | None, code_hash: str) -> None:
-        """Undo a reservation whose SMS could not be sent, so the user may try again at once."""
-        key = _key(user_pk(tenant, user), SK_SMS)
-        with aws_unavailable():
+                update.condition(
+                    f"attribute_not_exists(#last_sent_at) OR (#day <> :today AND {gap})",
+                    gap_start=n(now - min_gap),
+                    today=n(today),
+                )
+                update.set("day", n(today))
+                update.set("day_count", n(1))
             try:
-                if seen is None:
-                    self._db.delete_item(
-                        TableName=self._table,
-                        Key=key,
-                        ConditionExpression="code_hash = :h",
-                        ExpressionAttributeValues={":h": _s(code_hash)},
-                    )
-                    return
-                # Put back exactly what was there, a still-pending earlier code included.
-                update = _Update(self._table, key)
-                update.condition("#code_hash = :hash", hash=_s(code_hash))
-                for name, value in (("purpose", seen.purpose), ("number", seen.number), ("code_hash", seen.code_hash)):
-                    update.set(name, _s(value)) if value is not None else update.remove(name)
-                for name, number in (
-                    ("expires_at", seen.expires_at),
-                    ("last_sent_at", seen.last_sent_at),
-                    ("day", seen.day),
-                    ("day_count", seen.day_count),
-                    (TTL_ATTRIBUTE, seen.purge_at),
-                ):
-                    update.set(name, _n(number))
-                self._db.update_item(**update.render()["Update"])
-            except ClientError as e:
-                if _code(e) != "ConditionalCheckFailedException":
-                    raise
+                written = dynamo.write(self._db, update, ReturnValues="ALL_OLD")
+            except ConditionFailed as e:
+                seen = _sms(e.item)
+                continue
+            return _sms(written.get("Attributes"))
+        raise Unavailable()
+
+    def release_sms(self, tenant: str, user: str, *, replaced: SmsChallenge | None, code_hash: str) -> None:
+        """Undo a reservation whose SMS could not be sent, so the user may try again at once: put back
+        exactly what it replaced, unless another send came since (the code is no longer ours)."""
+        item_key = key(user_pk(tenant, user), SK_SMS)
+        if replaced is None:
+            undo: Update | Delete = Delete(self._table, item_key)
+        else:
+            undo = Update(self._table, item_key)
+            for name, value in (
+                ("purpose", replaced.purpose),
+                ("number", replaced.number),
+                ("code_hash", replaced.code_hash),
+            ):
+                undo.set(name, s(value)) if value is not None else undo.remove(name)
+            for name, number in (
+                ("expires_at", replaced.expires_at),
+                ("last_sent_at", replaced.last_sent_at),
+                ("day", replaced.day),
+                ("day_count", replaced.day_count),
+                (TTL_ATTRIBUTE, replaced.purge_at),
+            ):
+                undo.set(name, n(number))
+        undo.condition("#code_hash = :hash", hash=s(code_hash))
+        try:
+            dynamo.write(self._db, undo)
+        except ConditionFailed:
+            pass
 
     # --- trusted devices --------------------------------------------------------------------
 
-    def touch_device(self, tenant: str, user: str, device_id: str, *, now: float, event: Event) -> bool:
-        """Record a logon through a trusted device; False if the device was revoked meanwhile."""
+    def touch_device(
+        self, tenant: str, user: str, device: Device, *, device_gen: int, now: float, event: Event
+    ) -> bool:
+        """Record a logon through a trusted device; False if the device was revoked meanwhile (deleted,
+        or the generation bumped by a delete of the authenticator, a reset or "sign out everywhere")."""
         pk = user_pk(tenant, user)
-        device = _Update(self._table, _key(pk, DEVICE + device_id))
-        device.condition("attribute_exists(#token_hash)")
-        device.set("last_used_at", _n(now))
-        return self._transact([device.render(), self._event_put(pk, event)]) is None
+        tx = self._tx()
+        touched = tx.update(key(pk, DEVICE + str(device.slot)))
+        touched.condition("#device_id = :id", id=s(device.device_id))
+        touched.set("last_used_at", n(now))
+        self._same_generation(tx.update(key(pk, SK_MFA)), device_gen)
+        self._event(tx, pk, event)
+        return tx.run(self._db) is None
 
-    def delete_devices(self, tenant: str, user: str, device_ids: list[str], *, event: Event, end_all: bool) -> None:
-        """Delete these devices; with `end_all`, also bump the generation so no token issued so far counts."""
+    def delete_devices(self, tenant: str, user: str, devices: tuple[Device, ...], *, event: Event) -> None:
+        """Sign out everywhere: delete these devices and bump the generation, so no token issued so far
+        counts (one trusted meanwhile included)."""
         pk = user_pk(tenant, user)
-        items = [{"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + d)}} for d in device_ids]
-        if end_all:
-            mfa = _Update(self._table, _key(pk, SK_MFA))
-            mfa.add("device_gen", _n(1))
-            items.append(mfa.render())
-        self._raise_for(self._transact(items + [self._event_put(pk, event)]), lockout_index=None)
+        tx = self._tx()
+        for device in devices:
+            tx.delete(key(pk, DEVICE + str(device.slot)))
+        tx.update(key(pk, SK_MFA)).add("device_gen", n(1))
+        self._event(tx, pk, event)
+        tx.run(self._db)
 
     def delete_device(self, tenant: str, user: str, device_id: str, *, event: Event) -> None:
-        pk = user_pk(tenant, user)
-        reasons = self._transact(
-            [
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": _key(pk, DEVICE + device_id),
-                        "ConditionExpression": "attribute_exists(token_hash)",
-                    }
-                },
-                self._event_put(pk, event),
-            ]
-        )
-        if reasons is not None:
+        slot, _, rest = device_id.partition("-")
+        if not (slot.isascii() and slot.isdigit() and rest):
             raise NotFound("No such trusted device.")
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        tx.delete(key(pk, DEVICE + slot)).condition("#device_id = :id", id=s(device_id))
+        self._event(tx, pk, event)
+        if tx.run(self._db) is not None:
+            raise NotFound("No such trusted device.")
+
+    @staticmethod
+    def _same_generation(mfa: Update, device_gen: int) -> None:
+        mfa.condition("attribute_not_exists(#device_gen) OR #device_gen = :gen", gen=n(device_gen))
 
     # --- app passwords ----------------------------------------------------------------------
 
@@ -691,23 +661,20 @@ class Store:
         self, tenant: str, user: str, *, password_hash: str, password: AppPassword, limit: int, event: Event
     ) -> None:
         pk = user_pk(tenant, user)
-        mfa = _Update(self._table, _key(pk, SK_MFA))
-        mfa.condition("attribute_not_exists(#app_passwords) OR #app_passwords < :limit", limit=_n(limit))
-        mfa.add("app_passwords", _n(1))
-        item = {
-            **_key(pk, APP_PASSWORD + password_hash),
-            "password_id": _s(password.password_id),
-            "label": _s(password.label),
-            "created_at": _n(password.created_at),
-        }
-        reasons = self._transact(
-            [
-                mfa.render(),
-                {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
-                self._event_put(pk, event),
-            ]
-        )
-        if reasons is not None:
+        tx = self._tx()
+        mfa = tx.update(key(pk, SK_MFA))
+        mfa.condition("attribute_not_exists(#app_passwords) OR #app_passwords < :limit", limit=n(limit))
+        mfa.add("app_passwords", n(1))
+        tx.put(
+            {
+                **key(pk, APP_PASSWORD + password_hash),
+                "password_id": s(password.password_id),
+                "label": s(password.label),
+                "created_at": n(password.created_at),
+            }
+        ).condition("attribute_not_exists(#PK)")
+        self._event(tx, pk, event)
+        if tx.run(self._db) is not None:
             raise LimitReached("You can have at most 40 third-party client security passwords.")
 
     def list_app_passwords(self, tenant: str, user: str) -> list[tuple[str, AppPassword]]:
@@ -718,65 +685,55 @@ class Store:
 
     def delete_app_password(self, tenant: str, user: str, password_hash: str, *, event: Event) -> None:
         pk = user_pk(tenant, user)
-        mfa = _Update(self._table, _key(pk, SK_MFA))
-        mfa.add("app_passwords", _n(-1))
-        reasons = self._transact(
-            [
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": _key(pk, APP_PASSWORD + password_hash),
-                        "ConditionExpression": "attribute_exists(PK)",
-                    }
-                },
-                mfa.render(),
-                self._event_put(pk, event),
-            ]
-        )
-        if reasons is not None:
+        tx = self._tx()
+        tx.delete(key(pk, APP_PASSWORD + password_hash)).condition("attribute_exists(#PK)")
+        tx.update(key(pk, SK_MFA)).add("app_passwords", n(-1))
+        self._event(tx, pk, event)
+        if tx.run(self._db) is not None:
             raise NotFound("No such third-party client security password.")
 
     def use_app_password(
         self, tenant: str, user: str, password_hash: str, *, now: float, limit: int, event: Event
     ) -> bool:
-        """True when the password exists (its last use recorded); raises RateLimited when the user's
-        checks failed `limit` times this minute. A wrong password costs one more write: the count."""
+        """True when the password exists (its last use recorded), False when it does not and the failure
+        is counted. Raises RateLimited when `limit` failures were counted this minute: the condition of
+        both writes, so parallel checks can't get more than `limit` wrong answers a minute."""
         pk = user_pk(tenant, user)
         minute = int(now) // 60
-        throttle = _Update(self._table, _key(pk, SK_APP_PASSWORD_THROTTLE))
+        tx = self._tx()
+        throttle = tx.update(key(pk, SK_APP_PASSWORD_THROTTLE))
         throttle.condition(
-            "attribute_not_exists(#minute) OR #minute <> :minute OR #fails < :limit", minute=_n(minute), limit=_n(limit)
+            "attribute_not_exists(#minute) OR #minute <> :minute OR #fails < :limit", minute=n(minute), limit=n(limit)
         )
-        password = _Update(self._table, _key(pk, APP_PASSWORD + password_hash))
+        password = tx.update(key(pk, APP_PASSWORD + password_hash))
         password.condition("attribute_exists(#password_id)")
-        password.set("last_used_at", _n(now))
-        reasons = self._transact([throttle.render(), password.render(), self._event_put(pk, event)])
-        if reasons is None:
+        password.set("last_used_at", n(now))
+        self._event(tx, pk, event)
+        cancelled = tx.run(self._db)
+        if cancelled is None:
             return True
-        if reasons[0].get("Code") == "ConditionalCheckFailed":
+        if cancelled.failed(throttle):
             raise RateLimited(60 - int(now) % 60)
-        self._count_app_password_failure(pk, minute, now)
+        self._count_app_password_failure(pk, minute, now, limit)
         return False
 
-    def _count_app_password_failure(self, pk: str, minute: int, now: float) -> None:
-        """One more failure in this minute's window (a new window starts at one)."""
-        same_minute = _Update(self._table, _key(pk, SK_APP_PASSWORD_THROTTLE))
-        same_minute.condition("#minute = :minute", minute=_n(minute))
-        same_minute.add("fails", _n(1))
-        new_minute = _Update(self._table, _key(pk, SK_APP_PASSWORD_THROTTLE))
-        new_minute.condition("attribute_not_exists(#minute) OR #minute <> :minute", minute=_n(minute))
-        new_minute.set("fails", _n(1))
-        new_minute.set("minute", _n(minute))
-        new_minute.set(TTL_ATTRIBUTE, _n(now + 120))
-        for _ in range(OPTIMISTIC_ATTEMPTS):
-            for update in (same_minute, new_minute):
-                with aws_unavailable():
-                    try:
-                        self._db.update_item(**update.render()["Update"])
-                        return
-                    except ClientError as e:
-                        if _code(e) != "ConditionalCheckFailedException":
-                            raise
+    def _count_app_password_failure(self, pk: str, minute: int, now: float, limit: int) -> None:
+        """One more failure in this minute's window (a new window starts at one), within the limit."""
+        same_minute = Update(self._table, key(pk, SK_APP_PASSWORD_THROTTLE))
+        same_minute.condition("#minute = :minute AND #fails < :limit", minute=n(minute), limit=n(limit))
+        same_minute.add("fails", n(1))
+        new_minute = Update(self._table, key(pk, SK_APP_PASSWORD_THROTTLE))
+        new_minute.condition("attribute_not_exists(#minute) OR #minute <> :minute", minute=n(minute))
+        new_minute.set("fails", n(1))
+        new_minute.set("minute", n(minute))
+        new_minute.set(TTL_ATTRIBUTE, n(now + 120))
+        for update in (same_minute, new_minute, same_minute):  # a new window may open between the two
+            try:
+                dynamo.write(self._db, update)
+                return
+            except ConditionFailed as e:
+                if e.item and _int(e.item, "minute") == minute and _int(e.item, "fails") >= limit:
+                    raise RateLimited(60 - int(now) % 60) from e
         raise Unavailable()
 
     # --- admin and audit --------------------------------------------------------------------
@@ -785,25 +742,19 @@ class Store:
         """Lost phone: remove the authenticator, its recovery codes, the pending enrollment, every trusted
         device and the lockout; keep the secure phone and the app passwords."""
         pk = user_pk(tenant, user)
-        mfa = _Update(self._table, _key(pk, SK_MFA))
-        mfa.remove(*AUTHENTICATOR_FIELDS, "recovery")
-        mfa.add("device_gen", _n(1))
-        items = [mfa.render()]
-        items += [{"Delete": {"TableName": self._table, "Key": _key(pk, sk)}} for sk in (SK_LOCKOUT, SK_ENROLLMENT)]
-        items += [{"Delete": {"TableName": self._table, "Key": _key(pk, DEVICE + d.device_id)}} for d in devices]
-        self._raise_for(self._transact(items + [self._event_put(pk, event)]), lockout_index=None)
+        tx = self._tx()
+        tx.update(key(pk, SK_MFA)).remove(*AUTHENTICATOR_FIELDS, "recovery").add("device_gen", n(1))
+        for sk in (SK_LOCKOUT, SK_ENROLLMENT, *(DEVICE + str(d.slot) for d in devices)):
+            tx.delete(key(pk, sk))
+        self._event(tx, pk, event)
+        tx.run(self._db)
 
     def unlock(self, tenant: str, user: str, *, event: Event) -> None:
         pk = user_pk(tenant, user)
-        self._raise_for(
-            self._transact(
-                [
-                    {"Delete": {"TableName": self._table, "Key": _key(pk, SK_LOCKOUT)}},
-                    self._event_put(pk, event),
-                ]
-            ),
-            lockout_index=None,
-        )
+        tx = self._tx()
+        tx.delete(key(pk, SK_LOCKOUT))
+        self._event(tx, pk, event)
+        tx.run(self._db)
 
     def list_events(self, tenant: str, user: str, *, limit: int, cursor: str | None) -> tuple[list[Event], str | None]:
         """The user's audit trail, newest first, a page at a time; the cursor is opaque to callers."""
@@ -811,7 +762,7 @@ class Store:
         request = dict(
             TableName=self._table,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={":pk": _s(pk), ":prefix": _s(EVENT)},
+            ExpressionAttributeValues={":pk": s(pk), ":prefix": s(EVENT)},
             ScanIndexForward=False,
             Limit=limit,
         )
@@ -822,7 +773,7 @@ class Store:
                 raise InvalidRequest("cursor is not valid.") from e
             if not sk.startswith(EVENT):
                 raise InvalidRequest("cursor is not valid.")
-            request["ExclusiveStartKey"] = _key(pk, sk)
+            request["ExclusiveStartKey"] = key(pk, sk)
         with aws_unavailable():
             page = self._db.query(**request)
         events = [
@@ -839,68 +790,62 @@ class Store:
 
     # --- helpers ----------------------------------------------------------------------------
 
+    def _tx(self) -> Transaction:
+        return Transaction(self._table)
+
     def _query_prefix(self, pk: str, prefix: str) -> list[dict]:
         with aws_unavailable():
             return self._db.query(
                 TableName=self._table,
                 KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-                ExpressionAttributeValues={":pk": _s(pk), ":prefix": _s(prefix)},
+                ExpressionAttributeValues={":pk": s(pk), ":prefix": s(prefix)},
                 ConsistentRead=True,
             )["Items"]
 
-    def _event_put(self, pk: str, event: Event) -> dict:
-        at_ms = int(event.at * 1000)
-        item = {
-            **_key(pk, f"{EVENT}{at_ms:013d}#{secrets.token_hex(4)}"),
-            "at": _n(at_ms),
-            "event": _s(event.event),
-            "ip": _s(event.ip),
-            "detail": _s(json.dumps(event.detail, sort_keys=True)),
-            TTL_ATTRIBUTE: _n(event.at + EVENT_DAYS * DAY),
-        }
-        return {"Put": {"TableName": self._table, "Item": item}}
+    def _event(self, tx: Transaction, pk: str, event: Event) -> Put:
+        return tx.put(_event_item(pk, event))
 
-    def _lockout_reset(self, pk: str, seen: Lockout, rules: LockoutSettings) -> dict:
-        """A success ends the failure streak, unless a concurrent failure locked the user since we read."""
-        return {
-            "Delete": {
-                "TableName": self._table,
-                "Key": _key(pk, SK_LOCKOUT),
-                "ConditionExpression": "attribute_not_exists(#fails) OR #fails < :max OR #last = :seen_last",
-                "ExpressionAttributeNames": {"#fails": "fails", "#last": "last_fail_at"},
-                "ExpressionAttributeValues": {":max": _n(rules.max_failures), ":seen_last": _n(seen.last_fail_at)},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        }
+    def _end_streak(self, tx: Transaction, pk: str, seen: Lockout, rules: LockoutSettings, now: float) -> Delete:
+        """A success ends the failure streak, on condition that the user is not locked as stored: a
+        failure that locked the user after our read wins over our success."""
+        end = tx.delete(key(pk, SK_LOCKOUT))
+        over, values = _round_over(seen, rules, now)
+        end.condition(f"attribute_not_exists(#fails) OR #fails < :max OR ({over})", max=n(rules.max_failures), **values)
+        return end
 
     @staticmethod
-    def _raise_for(reasons: list[dict] | None, *, lockout_index: int | None) -> None:
-        if reasons is None:
+    def _settle(cancelled: dynamo.Cancelled | None, lockout: Delete) -> None:
+        if cancelled is None:
             return
-        if lockout_index is not None and lockout_index < len(reasons):
-            lock_reason = reasons[lockout_index]
-            if lock_reason.get("Code") == "ConditionalCheckFailed":
-                raise LockedMeanwhile(_lockout(lock_reason.get("Item")))
-        raise CodeAlreadyUsed()
+        if cancelled.failed(lockout):
+            stored = _lockout(cancelled.item(lockout))
+            raise LockedMeanwhile(stored)
+        raise Stale()
 
-    def _transact(self, items: list[dict]) -> list[dict] | None:
-        """Run a write transaction. None when it committed; the per-item cancellation reasons when a
-        condition failed. Conflicts with a concurrent transaction are retried; the rest is Unavailable."""
-        for _ in range(TRANSACTION_ATTEMPTS):
-            try:
-                self._db.transact_write_items(TransactItems=items)
-                return None
-            except ClientError as e:
-                if _code(e) != "TransactionCanceledException":
-                    raise Unavailable() from e
-                reasons = e.response.get("CancellationReasons") or []
-                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                    return reasons
-                if not any(r.get("Code") == "TransactionConflict" for r in reasons):
-                    raise Unavailable() from e
-            except BotoCoreError as e:
-                raise Unavailable() from e
-        raise Unavailable()
+
+def _round_over(seen: Lockout, rules: LockoutSettings, now: float) -> tuple[str, dict]:
+    """The condition "the round `seen` belongs to is over, as stored": a day without failures, or the
+    lock of `seen`'s level served (the level is in the condition: a later round locks for longer)."""
+    return (
+        "#last_fail_at <= :day_ago OR (#lock_level = :level AND #last_fail_at <= :served)",
+        {
+            "day_ago": n(int(now) - DAY),
+            "level": n(seen.level),
+            "served": n(int(now) - seen.lock_seconds(rules)),
+        },
+    )
+
+
+def _event_item(pk: str, event: Event) -> dict:
+    at_ms = int(event.at * 1000)
+    return {
+        **key(pk, f"{EVENT}{at_ms:013d}#{secrets.token_hex(4)}"),
+        "at": n(at_ms),
+        "event": s(event.event),
+        "ip": s(event.ip),
+        "detail": s(json.dumps(event.detail, sort_keys=True)),
+        TTL_ATTRIBUTE: n(event.at + EVENT_DAYS * DAY),
+    }
 
 
 def _authenticator(item: dict) -> Authenticator | None:
@@ -955,7 +900,7 @@ def _sms(item: dict | None) -> SmsChallenge | None:
 
 def _device(item: dict) -> Device:
     return Device(
-        device_id=item["SK"]["S"][len(DEVICE) :],
+        device_id=item["device_id"]["S"],
         token_hash=item["token_hash"]["S"],
         label=item["label"]["S"],
         created_at=_int(item, "created_at"),
@@ -967,13 +912,14 @@ def _device(item: dict) -> Device:
 
 def _device_item(pk: str, device: Device) -> dict:
     return {
-        **_key(pk, DEVICE + device.device_id),
-        "token_hash": _s(device.token_hash),
-        "label": _s(device.label),
-        "created_at": _n(device.created_at),
-        "expires_at": _n(device.expires_at),
-        "generation": _n(device.generation),
-        TTL_ATTRIBUTE: _n(device.expires_at),
+        **key(pk, DEVICE + str(device.slot)),
+        "device_id": s(device.device_id),
+        "token_hash": s(device.token_hash),
+        "label": s(device.label),
+        "created_at": n(device.created_at),
+        "expires_at": n(device.expires_at),
+        "generation": n(device.generation),
+        TTL_ATTRIBUTE: n(device.expires_at),
     }
 
 
