@@ -133,6 +133,11 @@ def read_body(request) -> dict:
         raise InvalidRequest("The body is not valid JSON.") from e
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    try:
+        # JSON's "\ud800" escapes decode to lone surrogates, which no string of ours can hold.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidRequest("The body holds a string that is not valid Unicode.") from e
     return body
 
 

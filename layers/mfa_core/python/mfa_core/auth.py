@@ -26,8 +26,11 @@ class Caller:
 
 
 def normalize_user(value: object) -> str | None:
-    """A mailbox address as we key it (ASCII lower-case), or None when it can't be one."""
+    """A mailbox address as we key it (ASCII lower-case), or None when it can't be one. Whitespace at
+    either end is refused, not trimmed: " alice@x" must not become a second, factor-less alice."""
     if not isinstance(value, str) or not 1 <= len(value) <= 254 or not value.isprintable():
+        return None
+    if value != value.strip():
         return None
     return value.translate(_ASCII_LOWER)
 
