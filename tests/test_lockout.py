@@ -1,8 +1,12 @@
 """Failed codes and lockout, as API.md says: the limit's answer, the lock, its doubling and its resets."""
 
+import pytest
+
 from mfa_core.lockout import DAY, Lockout
 from mfa_core.policy import LockoutSettings
 from tests.conftest import attach, code_for
+
+pytestmark = pytest.mark.both_engines  # the API tests run on moto, then on DynamoDB Local
 
 RULES = LockoutSettings(max_failures=3, lock_seconds=100)
 

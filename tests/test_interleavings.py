@@ -1,0 +1,242 @@
+"""Each rule of API.md's "Guarantees under concurrency", forced: one request is held between its read
+and its write while another runs to the end, then it goes on. The real service and store, on moto and
+on DynamoDB Local; the hold is a botocore event hook on the service's own DynamoDB client, so nothing
+of ours is replaced."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import boto3
+import pytest
+from moto.sns.models import sns_backends
+
+from mfa_core import runtime
+from mfa_core.auth import Caller
+from mfa_core.errors import Forbidden, InvalidCode, LimitReached, Locked, MfaError, NotFound, RateLimited
+from mfa_core.service import Context
+from tests.conftest import attach, code_for
+
+pytestmark = pytest.mark.both_engines
+
+USER = "alice@example.com"
+NUMBER = "+8613800001234"
+LOGON = Caller("demo", USER, frozenset({"mfa:logon"}))
+SETTINGS = Caller("demo", USER, frozenset({"mfa:settings"}))
+ADMIN = Caller("demo", "admin@example.com", frozenset({"mfa:admin"}))
+GATEWAY = Caller("demo", "imap-gateway", frozenset({"mfa:gateway"}))
+
+
+class Held:
+    """`call()` in a thread of its own, stopped right after (or before) its first DynamoDB `operation`
+    until finish(): what another request does meanwhile happens between that read and the write after."""
+
+    def __init__(self, call, operation: str = "Query", when: str = "after") -> None:
+        self._call = call
+        self._event = f"{when}-call.dynamodb.{operation}"
+        self._reached, self._released = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self.result: object = None
+        runtime.current().dynamodb.meta.events.register(self._event, self._hold)
+        self._thread.start()
+        assert self._reached.wait(20), f"the held request never made its {operation}"
+
+    def _hold(self, **_) -> None:
+        if threading.current_thread() is self._thread and not self._reached.is_set():
+            self._reached.set()
+            self._released.wait(20)
+
+    def _run(self) -> None:
+        self.result = outcome(self._call)
+
+    def finish(self) -> object:
+        self._released.set()
+        self._thread.join(20)
+        runtime.current().dynamodb.meta.events.unregister(self._event, self._hold)
+        return self.result
+
+
+def outcome(call) -> object:
+    """What a use case answered: its result, or the domain error it raised."""
+    try:
+        return call()
+    except MfaError as e:
+        return e
+
+
+def service():
+    return runtime.current().service
+
+
+def ctx(api) -> Context:
+    return Context(now=api.clock.now, ip="192.0.2.1")
+
+
+def policy(api, **fields):
+    r = api.as_user("PUT", "/v1/policy", {"two_factor": "on", **fields}, user=ADMIN.user, scope="mfa:admin")
+    assert r.status_code == 200, r.json
+
+
+def next_code(api, att) -> str:
+    api.clock.advance(30)
+    return code_for(att["uri"], api.clock.now)
+
+
+def fails_stored() -> int:
+    key = {"PK": {"S": f"T#demo#U#{USER}"}, "SK": {"S": "STATE#LOCKOUT"}}
+    item = boto3.client("dynamodb").get_item(TableName="mfa", Key=key, ConsistentRead=True).get("Item")
+    return int(item["fails"]["N"]) if item else 0
+
+
+def last_sms_code() -> str:
+    texts = [t for number, t in sns_backends["123456789012"]["us-east-1"].sms_messages.values() if number == NUMBER]
+    return re.search(r"\d{6}", texts[-1]).group()
+
+
+def with_phone(api) -> None:
+    assert api.as_user("POST", "/v1/phone", {"number": NUMBER}).status_code == 202
+    assert api.as_user("POST", "/v1/phone/confirm", {"code": last_sms_code()}).status_code == 200
+    api.clock.advance(31)
+
+
+# --- failed codes and the lock ---------------------------------------------------------------------
+
+
+def test_a_failure_held_after_its_read_and_one_counted_meanwhile_are_each_counted_once(api):
+    att = attach(api)
+    api.clock.advance(30)
+    held = Held(lambda: service().verify(LOGON, "authenticator", "000000", ctx(api)))
+    meanwhile = outcome(lambda: service().verify(LOGON, "authenticator", "111111", ctx(api)))
+    first = held.finish()
+    assert isinstance(meanwhile, InvalidCode) and isinstance(first, InvalidCode)
+    assert sorted([meanwhile.attempts_left, first.attempts_left]) == [3, 4]
+    assert fails_stored() == 2
+    assert att
+
+
+def test_a_right_code_read_before_the_lock_is_refused_after_it_and_does_not_lift_it(api):
+    policy(api, lockout={"max_failures": 2, "lock_seconds": 900})
+    att = attach(api)
+    code = next_code(api, att)
+    assert isinstance(outcome(lambda: service().verify(LOGON, "authenticator", "000000", ctx(api))), InvalidCode)
+    held = Held(lambda: service().verify(LOGON, "authenticator", code, ctx(api)))
+    locking = outcome(lambda: service().verify(LOGON, "authenticator", "111111", ctx(api)))
+    assert isinstance(locking, InvalidCode) and locking.attempts_left == 0
+    assert isinstance(held.finish(), Locked)
+    # Still locked: the right code of the next step is refused too, and the count is as the lock left it.
+    assert isinstance(outcome(lambda: service().verify(LOGON, "authenticator", next_code(api, att), ctx(api))), Locked)
+    assert fails_stored() == 2
+
+
+def test_a_right_code_that_loses_its_write_to_sign_out_everywhere_is_accepted_on_a_fresh_read(api):
+    att = attach(api)
+    code = next_code(api, att)
+    held = Held(lambda: service().verify(LOGON, "authenticator", code, ctx(api), trust_device=True))
+    assert outcome(lambda: service().revoke_devices(SETTINGS, ctx(api))) == {"deleted": 0}
+    result = held.finish()
+    assert isinstance(result, dict) and result["verified"] is True, result
+    assert fails_stored() == 0
+    policy(api)
+    logon = outcome(lambda: service().logon(LOGON, result["device_token"], ctx(api)))
+    assert logon["next"] == "done"  # the device was trusted under the generation that is current now
+
+
+def test_a_right_code_that_loses_its_write_to_an_admin_reset_is_not_counted_as_a_failure(api):
+    att = attach(api)
+    code = next_code(api, att)
+    held = Held(lambda: service().verify(LOGON, "authenticator", code, ctx(api)))
+    assert service().admin_reset(ADMIN, USER, ctx(api)) == {"reset": True}
+    assert isinstance(held.finish(), NotFound)  # read again: no authenticator any more
+    assert fails_stored() == 0
+
+
+# --- revocations win over logons in flight ---------------------------------------------------------
+
+
+def test_a_device_logon_read_before_the_authenticator_was_deleted_does_not_complete(api):
+    policy(api)
+    att = attach(api)
+    trusted = service().verify(LOGON, "authenticator", next_code(api, att), ctx(api), trust_device=True)
+    delete_code = next_code(api, att)
+    held = Held(lambda: service().logon(LOGON, trusted["device_token"], ctx(api)))
+    assert service().delete_authenticator(SETTINGS, ctx(api), code=delete_code, recovery_code=None) == {
+        "deleted": True
+    }
+    result = held.finish()
+    assert result["next"] != "done" and "mfa_token" not in result, result
+
+
+def test_an_sms_logon_read_before_the_phone_was_deleted_does_not_complete(api):
+    att = attach(api)
+    with_phone(api)
+    service().send_phone_code(LOGON, ctx(api), purpose="logon")
+    sms_code = last_sms_code()
+    delete_code = next_code(api, att)
+    held = Held(lambda: service().verify(LOGON, "phone", sms_code, ctx(api)))
+    assert service().delete_phone(SETTINGS, delete_code, ctx(api)) == {"deleted": True}
+    assert isinstance(held.finish(), NotFound)
+
+
+def test_a_recovery_code_read_before_the_authenticator_was_deleted_does_not_complete(api):
+    att = attach(api)
+    delete_code = next_code(api, att)
+    held = Held(lambda: service().verify(LOGON, "recovery_code", att["recovery_codes"][0], ctx(api)))
+    service().delete_authenticator(SETTINGS, ctx(api), code=delete_code, recovery_code=None)
+    assert isinstance(held.finish(), NotFound)
+    assert fails_stored() == 0
+
+
+# --- caps and throttles ----------------------------------------------------------------------------
+
+
+def test_a_device_trusted_while_another_trust_was_held_keeps_the_user_at_ten(api):
+    att = attach(api)
+    for _ in range(9):
+        service().verify(LOGON, "authenticator", next_code(api, att), ctx(api), trust_device=True)
+    last_code = next_code(api, att)
+    recovery = att["recovery_codes"][0]
+    held = Held(lambda: service().verify(LOGON, "recovery_code", recovery, ctx(api), trust_device=True))
+    meanwhile = service().verify(LOGON, "authenticator", last_code, ctx(api), trust_device=True)
+    result = held.finish()
+    assert "device_token" in result and "device_token" in meanwhile, result
+    assert len(service().devices(SETTINGS, ctx(api))) == 10
+    policy(api)
+    assert service().logon(LOGON, result["device_token"], ctx(api))["next"] == "done"
+
+
+def test_app_password_checks_cannot_pass_the_throttle_while_one_is_held(api):
+    service().create_app_password(SETTINGS, "Thunderbird", ctx(api))
+    # Held after its transaction found the password wrong, before it counts the failure.
+    held = Held(lambda: service().check_app_password(GATEWAY, USER, "wrong", ctx(api)), "TransactWriteItems")
+    for _ in range(10):
+        assert service().check_app_password(GATEWAY, USER, "wrong", ctx(api)) == {"valid": False}
+    assert isinstance(held.finish(), RateLimited)
+
+
+def test_an_app_password_created_while_another_create_was_held_keeps_the_limit_of_forty(api):
+    for n in range(39):
+        service().create_app_password(SETTINGS, f"client {n}", ctx(api))
+    held = Held(lambda: service().create_app_password(SETTINGS, "late", ctx(api)), "TransactWriteItems", "before")
+    assert service().create_app_password(SETTINGS, "first", ctx(api))["label"] == "first"
+    assert isinstance(held.finish(), LimitReached)
+    assert len(service().app_passwords(SETTINGS)) == 40
+
+
+def test_two_sms_sends_while_one_is_held_send_once(api):
+    held = Held(lambda: service().add_phone(SETTINGS, NUMBER, ctx(api)))
+    assert service().add_phone(SETTINGS, NUMBER, ctx(api))["sent"] is True
+    assert isinstance(held.finish(), RateLimited)
+
+
+# --- the logon result of attaching -----------------------------------------------------------------
+
+
+def test_attaching_with_a_logon_token_after_another_factor_was_attached_meanwhile_gets_no_mfa_token(api):
+    policy(api)
+    enrolled = service().enroll(LOGON, None, ctx(api))
+    code = code_for(enrolled["otpauth_uri"], api.clock.now)
+    held = Held(lambda: service().confirm(LOGON, enrolled["enrollment_id"], code, ctx(api)))
+    service().add_phone(LOGON, NUMBER, ctx(api))
+    assert "mfa_token" in service().confirm_phone(LOGON, last_sms_code(), ctx(api))
+    assert isinstance(held.finish(), Forbidden)  # the logon's decision is `verify` now: nothing to attach
