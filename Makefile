@@ -73,8 +73,8 @@ PEER_VENV := bench/.peer-venv
 PEER_STAMP := $(PEER_VENV)/.installed
 .PHONY: bench bench-peer
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+bench: $(STAMP) $(NEEDS_DYNAMODB_LOCAL)
+	$(CHECK_DYNAMODB)$(if $(DYNAMODB),DYNAMODB=$(DYNAMODB) )$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # privacyIDEA in a venv of its own: its pins must not touch ours.
 $(PEER_STAMP):

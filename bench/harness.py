@@ -220,7 +220,8 @@ class Stack:
 
 @contextmanager
 def stack():
-    """A fresh moto account with the table and key, the app, and a meter on every boto3 client."""
+    """A fresh moto account with the table and key, the app, and a meter on every boto3 client; with
+    DYNAMODB=local the table is on a DynamoDB Local of its own (KMS and SNS stay on moto)."""
     prepare_environment()
     import boto3
     from chalice.test import Client
@@ -231,6 +232,12 @@ def stack():
     from infra.resources import create_key, create_table
     from mfa_core import runtime
 
+    jar = None
+    if os.environ.get("DYNAMODB") == "local":  # `make bench DYNAMODB=local`: the table on DynamoDB Local
+        from infra.dynamodb_local import start, use
+
+        jar = start()
+        use(jar)
     with mock_aws():
         # moto swaps boto3's default session per scope: hook the one the service's clients will come from.
         boto3.setup_default_session()
@@ -249,7 +256,12 @@ def stack():
             # Unknown routes answer the contract's 404, as the deployed API Gateway does.
             client.http._local_gateway = contract_gateway_class()(app, client.http._config)
             meter.take()
-            yield Stack(app, client, meter, clock)
+            try:
+                yield Stack(app, client, meter, clock)
+            finally:
+                if jar is not None:
+                    jar.stop()
+                    os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
         runtime.reset()
 
 

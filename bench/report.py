@@ -64,6 +64,8 @@ def print_main(results: dict, operations: tuple[str, ...]) -> None:
         )
         print(f"{name:24} {cells} {timing}")
 
+    if "cold_start_ms" not in results:  # a second engine's figures: calls and latency only
+        return
     cold = results["cold_start_ms"]
     print(f"\nCold start (median of {cold['runs']} fresh interpreters; first verify against a moto server on loopback;"
           f" bytecode {cold.get('bytecode', '')})")

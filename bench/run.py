@@ -40,6 +40,10 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--skip-package", action="store_true")
     args = parser.parse_args()
+    from infra.local import dynamodb_engine
+
+    if dynamodb_engine() == "local":
+        return second_engine(args.requests)
     started = time.monotonic()
     load_start = [round(x, 2) for x in os.getloadavg()]
 
@@ -89,11 +93,38 @@ def main() -> None:
     }
     merged = merge_results(results)
     print_main(merged, inprocess.OPERATIONS)
+    if "dynamodb_local" in merged:
+        print("\nThe same with DynamoDB on Amazon's DynamoDB Local (`make bench DYNAMODB=local`):")
+        print_main(merged["dynamodb_local"], inprocess.OPERATIONS)
     if "peer" in merged:
         from bench.report import print_peer
 
         print_peer(merged["peer"])
     print(f"\n(make bench took {time.monotonic() - started:.0f} s; written to bench/results.json)")
+
+
+def second_engine(requests: int) -> None:
+    """`make bench DYNAMODB=local`: calls and latency with the table on DynamoDB Local, kept in
+    bench/results.json beside moto's figures (cold start, package and cost do not depend on the engine)."""
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    print("[DynamoDB Local] cloud calls per operation, then latency", file=sys.stderr, flush=True)
+    counted = inprocess.count_calls()
+    timed = inprocess.measure_latency(requests=requests)
+    figures = {
+        "calls": counted["calls"],
+        "latency_ms": timed["latency_ms"],
+        "skipped": {**counted["skipped"], **timed["skipped"]},
+        "date": now_iso(),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "loadavg_start": load_start,
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        },
+    }
+    merge_results({"dynamodb_local": figures})
+    print("\nWith DynamoDB on Amazon's DynamoDB Local (KMS and SNS on moto):")
+    print_main(figures, inprocess.OPERATIONS)
 
 
 if __name__ == "__main__":

@@ -401,8 +401,8 @@ def _is_lost_race(call, failure):
 
 def _is_audit_of_a_counted_failure(calls, index, case):
     """The wrong code's audit event, written after the UpdateItem that counted it (storage.py says why)."""
-    counted, audit = calls[index - 1 : index + 1]
-    return case.name == "wrong_code" and (counted, audit) == ("dynamodb:UpdateItem", "dynamodb:PutItem")
+    written = tuple(calls[max(0, index - 1) : index + 1])
+    return case.name == "wrong_code" and written == ("dynamodb:UpdateItem", "dynamodb:PutItem")
 
 
 def _is_notification(calls, index, case):

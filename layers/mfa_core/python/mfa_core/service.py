@@ -464,6 +464,7 @@ class MfaService:
                 expires_at=int(ctx.now) + policy.trusted_device_days * DAY,
                 last_used_at=None,
                 generation=state.device_gen,
+                trusted_ms=int(ctx.now * 1000),
             )
             effects = Effects(device=device, replaces=replaces)
             extra_events.append(self._event("device_trusted", ctx, device=device_id))
@@ -596,7 +597,7 @@ class MfaService:
         free = [slot for slot in range(MAX_TRUSTED_DEVICES) if slot not in taken]
         if free:
             return free[0], None
-        oldest = min(state.devices, key=lambda d: (self._device_counts(d, state, policy, ctx), d.created_at))
+        oldest = min(state.devices, key=lambda d: (self._device_counts(d, state, policy, ctx), d.trusted_ms))
         return oldest.slot, oldest.device_id
 
     # --- app passwords ----------------------------------------------------------------------

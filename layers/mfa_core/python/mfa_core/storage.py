@@ -133,6 +133,7 @@ class Device:
     expires_at: int
     last_used_at: int | None
     generation: int  # the user's device generation when it was trusted
+    trusted_ms: int  # when it was trusted, in ms: devices trusted in one second still have an order
 
     @property
     def slot(self) -> int:
@@ -318,7 +319,7 @@ class Store:
             enrollment=_enrollment(by_sk.get(SK_ENROLLMENT)),
             sms=_sms(by_sk.get(SK_SMS)),
             devices=tuple(
-                sorted((_device(i) for sk, i in by_sk.items() if sk.startswith(DEVICE)), key=lambda d: d.created_at)
+                sorted((_device(i) for sk, i in by_sk.items() if sk.startswith(DEVICE)), key=lambda d: d.trusted_ms)
             ),
         )
 
@@ -907,6 +908,7 @@ def _device(item: dict) -> Device:
         expires_at=_int(item, "expires_at"),
         last_used_at=_opt_int(item, "last_used_at"),
         generation=_int(item, "generation"),
+        trusted_ms=_int(item, "trusted_ms"),
     )
 
 
@@ -919,6 +921,7 @@ def _device_item(pk: str, device: Device) -> dict:
         "created_at": n(device.created_at),
         "expires_at": n(device.expires_at),
         "generation": n(device.generation),
+        "trusted_ms": n(device.trusted_ms),
         TTL_ATTRIBUTE: n(device.expires_at),
     }
 
