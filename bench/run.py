@@ -20,6 +20,15 @@ from bench.report import merge_results, now_iso, print_main
 COLD_START_TIMEOUT_S = 300
 
 
+def machine(load_start: list[float]) -> dict:
+    return {
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "loadavg_start": load_start,
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def cold_start(runs: int) -> dict:
     done = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
         [sys.executable, "-m", "bench.coldstart", "--runs", str(runs)],
@@ -74,12 +83,7 @@ def main() -> None:
         "skipped": {**counted["skipped"], **timed["skipped"]},
         "log_bytes_per_request": timed["log_bytes_per_request"],
         "date": now_iso(),
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "loadavg_start": load_start,
-            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine(load_start),
         "targets": {
             "warm_verify_dynamodb_le_3": (counted["calls"]["verify"] or {}).get("dynamodb", 99) <= 3,
             "warm_verify_kms_0": (counted["calls"]["verify"] or {}).get("kms", 99) == 0,
@@ -115,12 +119,7 @@ def second_engine(requests: int) -> None:
         "latency_ms": timed["latency_ms"],
         "skipped": {**counted["skipped"], **timed["skipped"]},
         "date": now_iso(),
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "loadavg_start": load_start,
-            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine(load_start),
     }
     merge_results({"dynamodb_local": figures})
     print("\nWith DynamoDB on Amazon's DynamoDB Local (KMS and SNS on moto):")
