@@ -75,9 +75,10 @@ SK_DATA_KEY = "DATAKEY"
 TTL_ATTRIBUTE = "purge_at"
 AUTHENTICATOR_FIELDS = ("auth_id", "secret", "algorithm", "digits", "period", "label", "attached_at", "last_step")
 EVENT_DAYS = 365
-# Each retry of a failure's count follows a real change of the record (a served lock restarted, a
-# success ended the streak), so a handful is plenty; beyond that something is wrong: 503.
-FAILURE_ROUNDS = 8
+# A single-item write whose condition failed is decided again on the item it hands back. Each such
+# round follows a real change of the item (a served lock restarted, a success ended the streak, a
+# new day of SMS sends), so a handful is plenty; beyond that something is wrong: 503.
+DECIDE_AGAIN_ROUNDS = 8
 
 log = logging.getLogger(__name__)
 
@@ -481,7 +482,7 @@ class Store:
         answered as one (an outage must not give an attacker a guess that is not counted), and the lost
         events are logged."""
         pk = user_pk(tenant, user)
-        for _ in range(FAILURE_ROUNDS):
+        for _ in range(DECIDE_AGAIN_ROUNDS):
             retry_after = seen.retry_after(rules, now)
             if retry_after is not None:
                 raise Locked(retry_after)
@@ -544,7 +545,7 @@ class Store:
         per `min_gap` s, `per_day` a day): two sends racing get one slot. Returns what it replaced (for
         release_sms). Raises RateLimited."""
         today = int(now) // DAY
-        for _ in range(FAILURE_ROUNDS):
+        for _ in range(DECIDE_AGAIN_ROUNDS):
             if seen is not None:
                 wait = seen.last_sent_at + min_gap - now
                 if wait > 0:
