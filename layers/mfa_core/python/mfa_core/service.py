@@ -593,10 +593,11 @@ class MfaService:
     def _slot_for_new_device(self, state: UserState, policy: Policy, ctx: Context) -> tuple[int, str | None]:
         """(slot, device id it holds now) for one more device: a free slot, else the slot of a dead
         device, else of the oldest. A user has 10 slots, so at most 10 trusted devices."""
-        taken = {d.slot: d for d in state.devices}
+        taken = {d.slot for d in state.devices}
         free = [slot for slot in range(MAX_TRUSTED_DEVICES) if slot not in taken]
         if free:
-            return free[0], None
+            # Any free slot: trusts racing from one read then rarely pick the same one and read again.
+            return secrets.choice(free), None
         oldest = min(state.devices, key=lambda d: (self._device_counts(d, state, policy, ctx), d.trusted_ms))
         return oldest.slot, oldest.device_id
 
