@@ -2,31 +2,15 @@
 
 from chalice import Chalice
 
-from functions import (
-    admin,
-    app_passwords,
-    confirm,
-    delete,
-    devices,
-    enroll,
-    factors,
-    health,
-    http,
-    page,
-    phone,
-    policy,
-    recovery,
-    verify,
-)
-from mfa_core.config import settings
+from functions import confirm, delete, enroll, gateway, health, http, page, policy, settings, verify
+from mfa_core.config import settings as read_settings
 
 # Read and validate the configuration now: a deployment without a token key stops at start-up.
-SETTINGS = settings()
+SETTINGS = read_settings()
 
 app = Chalice(app_name="mfa")
 app.register_middleware(http.contract_errors, "http")
-for handler in (health, policy, enroll, confirm, verify, delete, factors, phone, devices, recovery, app_passwords,
-                admin, page):
+for handler in (health, enroll, confirm, verify, delete, settings, gateway, policy, page):
     app.register_blueprint(handler.bp)
 if SETTINGS.dev_mode:
     from functions import dev

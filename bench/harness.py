@@ -188,7 +188,7 @@ class Stack:
         back), so its time grows with the table, while DynamoDB's does not."""
         import boto3
 
-        from mfa_core.storage import user_pk
+        from mfa_core.storage.keys import user_pk
 
         raw = boto3.session.Session().client("dynamodb")
         table = os.environ["MFA_TABLE"]

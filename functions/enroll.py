@@ -1,14 +1,24 @@
-"""POST /v1/authenticator/enroll: a new secret, its otpauth URI and QR code (Attach Authenticator)."""
-from chalice import Blueprint
+"""Attaching a factor starts: a new secret and its QR code (Attach Authenticator), or an SMS code to the
+phone being attached."""
 
-from mfa_core import runtime
+from chalice import Blueprint, Response
 
-from .http import Call, endpoint, label_field
+from mfa_core.auth import LOGON, SETTINGS
+from mfa_core.usecases import authenticator, secure_phone
+
+from .http import Call, endpoint, label_field, string_field
 
 bp = Blueprint(__name__)
-ATTACH_SCOPES = ("mfa:settings", "mfa:logon")
+# A logon token may attach too: that is the logon's enroll step, for a user with no factor yet.
+ATTACH = (SETTINGS, LOGON)
 
 
-@endpoint(bp, "/v1/authenticator/enroll", "POST", scopes=ATTACH_SCOPES)
-def enroll(call: Call) -> dict:
-    return runtime.current().service.enroll(call.caller, label_field(call.body, "name"), call.ctx)
+@endpoint(bp, "/v1/authenticator/enroll", "POST", scopes=ATTACH)
+def enroll_authenticator(call: Call) -> dict:
+    return authenticator.enroll(call.request, label_field(call.body, "name"))
+
+
+@endpoint(bp, "/v1/phone", "POST", scopes=ATTACH)
+def add_phone(call: Call) -> Response:
+    sent = secure_phone.add(call.request, string_field(call.body, "number", max_length=32))
+    return Response(body=sent, status_code=202)

@@ -17,7 +17,7 @@ from mfa_core import runtime
 from mfa_core.auth import Caller, authenticate
 from mfa_core.config import settings
 from mfa_core.errors import InvalidRequest, MfaError, PayloadTooLarge, UnsupportedMediaType
-from mfa_core.service import Context
+from mfa_core.usecases.kernel import Context, Request
 
 MAX_BODY_BYTES = 16 * 1024
 STATUS = {
@@ -64,6 +64,11 @@ class Call:
     body: dict
     query: dict
     ctx: Context
+
+    @property
+    def request(self) -> Request:
+        """The use cases' view of this call: who, when, and the container's ports."""
+        return Request(runtime.current(), self.caller, self.ctx)
 
 
 def endpoint(bp: Blueprint, path: str, method: str, *, scopes: tuple[str, ...] = (), status: int = 200):

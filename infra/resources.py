@@ -4,7 +4,7 @@ The deployed stack declares the same table in CloudFormation (PK/SK strings, TTL
 
 from __future__ import annotations
 
-from mfa_core.storage import TTL_ATTRIBUTE
+from mfa_core.storage.keys import TTL_ATTRIBUTE
 
 KEY_ALIAS = "alias/mfa"
 TOPIC_NAME = "mfa-notifications"

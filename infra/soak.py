@@ -143,7 +143,7 @@ def check_table(journeys: list[Journey]) -> list[str]:
     """What the table should hold after the journeys, item by item; returns what does not match."""
     import boto3
 
-    from mfa_core.storage import SK_LOCKOUT, SK_MFA, user_pk
+    from mfa_core.storage.keys import SK_LOCKOUT, SK_MFA, user_pk
 
     db, lost = boto3.client("dynamodb"), []
     for j in journeys:

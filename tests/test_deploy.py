@@ -195,7 +195,7 @@ def test_function_zip_is_small_and_holds_only_the_handlers_and_chalice(built):
     names = _names(path)
     tops = {n.split("/")[0] for n in names}
     assert tops == {"app.py", "functions", "chalice"} | (tops & {"chalicelib"}) | _vendored_tops()
-    for module in ("http", "enroll", "confirm", "verify", "delete", "policy", "factors", "health"):
+    for module in ("http", "enroll", "confirm", "verify", "delete", "policy", "settings", "gateway", "health"):
         assert f"functions/{module}.py" in names
     assert "functions/dev.py" not in names  # the local run's token minting is never deployed
     assert not any(n.endswith((".dist-info/METADATA", ".so")) for n in names)  # no wheel at all
@@ -214,7 +214,7 @@ def test_layer_zip_holds_mfa_core_and_the_runtime_wheels_for_lambda(built):
     assert all(n.startswith("python/") for n in names)
     tops = {n.split("/")[1] for n in names}
     assert {"mfa_core", "jwt", "cryptography", "pyotp", "qrcode", "png.py"} <= tops
-    for module in ("totp", "crypto", "storage", "auth", "config", "runtime", "service"):
+    for module in ("totp", "crypto", "storage/store", "auth", "config", "runtime", "usecases/logon"):
         assert f"python/mfa_core/{module}.py" in names
     assert not tops & {"boto3", "botocore", "moto", "PIL", "pillow", "tests", "bin", "functions", "chalice"}
     assert not [n for n in names if "/tests/" in n and n.startswith("python/mfa_core")]

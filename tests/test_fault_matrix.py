@@ -347,7 +347,7 @@ def test_every_failure_at_every_call_is_503_and_writes_nothing(api, no_backoff, 
     def cold_start():
         if cold:  # a new container: no cached policy or data key
             rt.vault._keys.clear()
-            rt.service._policies.clear()
+            rt.policies.clear()
 
     case.prepare(api, next(users))()  # the tenant's first request also creates its data key
     send = case.prepare(api, next(users))

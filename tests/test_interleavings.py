@@ -15,7 +15,8 @@ from moto.sns.models import sns_backends
 from mfa_core import runtime
 from mfa_core.auth import Caller
 from mfa_core.errors import Forbidden, InvalidCode, LimitReached, Locked, MfaError, NotFound, RateLimited
-from mfa_core.service import Context
+from mfa_core.usecases import admin, app_passwords, authenticator, devices, logon, secure_phone
+from mfa_core.usecases.kernel import Context, Request
 from tests.conftest import attach, code_for
 
 pytestmark = pytest.mark.both_engines
@@ -65,12 +66,8 @@ def outcome(call) -> object:
         return e
 
 
-def service():
-    return runtime.current().service
-
-
-def ctx(api) -> Context:
-    return Context(now=api.clock.now, ip="192.0.2.1")
+def req(caller: Caller, api) -> Request:
+    return Request(runtime.current(), caller, Context(now=api.clock.now, ip="192.0.2.1"))
 
 
 def policy(api, **fields):
@@ -106,8 +103,8 @@ def with_phone(api) -> None:
 def test_a_failure_held_after_its_read_and_one_counted_meanwhile_are_each_counted_once(api):
     attach(api)
     api.clock.advance(30)
-    held = Held(lambda: service().verify(LOGON, "authenticator", "000000", ctx(api)))
-    meanwhile = outcome(lambda: service().verify(LOGON, "authenticator", "111111", ctx(api)))
+    held = Held(lambda: logon.verify(req(LOGON, api), "authenticator", "000000"))
+    meanwhile = outcome(lambda: logon.verify(req(LOGON, api), "authenticator", "111111"))
     first = held.finish()
     assert isinstance(meanwhile, InvalidCode) and isinstance(first, InvalidCode)
     assert sorted([meanwhile.attempts_left, first.attempts_left]) == [3, 4]
@@ -118,34 +115,34 @@ def test_a_right_code_read_before_the_lock_is_refused_after_it_and_does_not_lift
     policy(api, lockout={"max_failures": 2, "lock_seconds": 900})
     att = attach(api)
     code = next_code(api, att)
-    assert isinstance(outcome(lambda: service().verify(LOGON, "authenticator", "000000", ctx(api))), InvalidCode)
-    held = Held(lambda: service().verify(LOGON, "authenticator", code, ctx(api)))
-    locking = outcome(lambda: service().verify(LOGON, "authenticator", "111111", ctx(api)))
+    assert isinstance(outcome(lambda: logon.verify(req(LOGON, api), "authenticator", "000000")), InvalidCode)
+    held = Held(lambda: logon.verify(req(LOGON, api), "authenticator", code))
+    locking = outcome(lambda: logon.verify(req(LOGON, api), "authenticator", "111111"))
     assert isinstance(locking, InvalidCode) and locking.attempts_left == 0
     assert isinstance(held.finish(), Locked)
     # Still locked: the right code of the next step is refused too, and the count is as the lock left it.
-    assert isinstance(outcome(lambda: service().verify(LOGON, "authenticator", next_code(api, att), ctx(api))), Locked)
+    assert isinstance(outcome(lambda: logon.verify(req(LOGON, api), "authenticator", next_code(api, att))), Locked)
     assert fails_stored() == 2
 
 
 def test_a_right_code_that_loses_its_write_to_sign_out_everywhere_is_accepted_on_a_fresh_read(api):
     att = attach(api)
     code = next_code(api, att)
-    held = Held(lambda: service().verify(LOGON, "authenticator", code, ctx(api), trust_device=True))
-    assert outcome(lambda: service().revoke_devices(SETTINGS, ctx(api))) == {"deleted": 0}
+    held = Held(lambda: logon.verify(req(LOGON, api), "authenticator", code, trust_device=True))
+    assert outcome(lambda: devices.revoke_all(req(SETTINGS, api))) == {"deleted": 0}
     result = held.finish()
     assert isinstance(result, dict) and result["verified"] is True, result
     assert fails_stored() == 0
     policy(api)
-    logon = outcome(lambda: service().logon(LOGON, result["device_token"], ctx(api)))
-    assert logon["next"] == "done"  # the device was trusted under the generation that is current now
+    decision = outcome(lambda: logon.decide(req(LOGON, api), result["device_token"]))
+    assert decision["next"] == "done"  # the device was trusted under the generation that is current now
 
 
 def test_a_right_code_that_loses_its_write_to_an_admin_reset_is_not_counted_as_a_failure(api):
     att = attach(api)
     code = next_code(api, att)
-    held = Held(lambda: service().verify(LOGON, "authenticator", code, ctx(api)))
-    assert service().admin_reset(ADMIN, USER, ctx(api)) == {"reset": True}
+    held = Held(lambda: logon.verify(req(LOGON, api), "authenticator", code))
+    assert admin.reset(req(ADMIN, api), USER) == {"reset": True}
     assert isinstance(held.finish(), NotFound)  # read again: no authenticator any more
     assert fails_stored() == 0
 
@@ -156,10 +153,10 @@ def test_a_right_code_that_loses_its_write_to_an_admin_reset_is_not_counted_as_a
 def test_a_device_logon_read_before_the_authenticator_was_deleted_does_not_complete(api):
     policy(api)
     att = attach(api)
-    trusted = service().verify(LOGON, "authenticator", next_code(api, att), ctx(api), trust_device=True)
+    trusted = logon.verify(req(LOGON, api), "authenticator", next_code(api, att), trust_device=True)
     delete_code = next_code(api, att)
-    held = Held(lambda: service().logon(LOGON, trusted["device_token"], ctx(api)))
-    assert service().delete_authenticator(SETTINGS, ctx(api), code=delete_code, recovery_code=None) == {
+    held = Held(lambda: logon.decide(req(LOGON, api), trusted["device_token"]))
+    assert authenticator.delete(req(SETTINGS, api), code=delete_code, recovery_code=None) == {
         "deleted": True
     }
     result = held.finish()
@@ -169,19 +166,19 @@ def test_a_device_logon_read_before_the_authenticator_was_deleted_does_not_compl
 def test_an_sms_logon_read_before_the_phone_was_deleted_does_not_complete(api):
     att = attach(api)
     with_phone(api)
-    service().send_phone_code(LOGON, ctx(api), purpose="logon")
+    secure_phone.send_code(req(LOGON, api), purpose="logon")
     sms_code = last_sms_code()
     delete_code = next_code(api, att)
-    held = Held(lambda: service().verify(LOGON, "phone", sms_code, ctx(api)))
-    assert service().delete_phone(SETTINGS, delete_code, ctx(api)) == {"deleted": True}
+    held = Held(lambda: logon.verify(req(LOGON, api), "phone", sms_code))
+    assert secure_phone.delete(req(SETTINGS, api), delete_code) == {"deleted": True}
     assert isinstance(held.finish(), NotFound)
 
 
 def test_a_recovery_code_read_before_the_authenticator_was_deleted_does_not_complete(api):
     att = attach(api)
     delete_code = next_code(api, att)
-    held = Held(lambda: service().verify(LOGON, "recovery_code", att["recovery_codes"][0], ctx(api)))
-    service().delete_authenticator(SETTINGS, ctx(api), code=delete_code, recovery_code=None)
+    held = Held(lambda: logon.verify(req(LOGON, api), "recovery_code", att["recovery_codes"][0]))
+    authenticator.delete(req(SETTINGS, api), code=delete_code, recovery_code=None)
     assert isinstance(held.finish(), NotFound)
     assert fails_stored() == 0
 
@@ -192,39 +189,39 @@ def test_a_recovery_code_read_before_the_authenticator_was_deleted_does_not_comp
 def test_a_device_trusted_while_another_trust_was_held_keeps_the_user_at_ten(api):
     att = attach(api)
     for _ in range(9):
-        service().verify(LOGON, "authenticator", next_code(api, att), ctx(api), trust_device=True)
+        logon.verify(req(LOGON, api), "authenticator", next_code(api, att), trust_device=True)
     last_code = next_code(api, att)
     recovery = att["recovery_codes"][0]
-    held = Held(lambda: service().verify(LOGON, "recovery_code", recovery, ctx(api), trust_device=True))
-    meanwhile = service().verify(LOGON, "authenticator", last_code, ctx(api), trust_device=True)
+    held = Held(lambda: logon.verify(req(LOGON, api), "recovery_code", recovery, trust_device=True))
+    meanwhile = logon.verify(req(LOGON, api), "authenticator", last_code, trust_device=True)
     result = held.finish()
     assert "device_token" in result and "device_token" in meanwhile, result
-    assert len(service().devices(SETTINGS, ctx(api))) == 10
+    assert len(devices.listed(req(SETTINGS, api))) == 10
     policy(api)
-    assert service().logon(LOGON, result["device_token"], ctx(api))["next"] == "done"
+    assert logon.decide(req(LOGON, api), result["device_token"])["next"] == "done"
 
 
 def test_app_password_checks_cannot_pass_the_throttle_while_one_is_held(api):
-    service().create_app_password(SETTINGS, "Thunderbird", ctx(api))
+    app_passwords.create(req(SETTINGS, api), "Thunderbird")
     # Held after its transaction found the password wrong, before it counts the failure.
-    held = Held(lambda: service().check_app_password(GATEWAY, USER, "wrong", ctx(api)), "TransactWriteItems")
+    held = Held(lambda: app_passwords.check(req(GATEWAY, api), USER, "wrong"), "TransactWriteItems")
     for _ in range(10):
-        assert service().check_app_password(GATEWAY, USER, "wrong", ctx(api)) == {"valid": False}
+        assert app_passwords.check(req(GATEWAY, api), USER, "wrong") == {"valid": False}
     assert isinstance(held.finish(), RateLimited)
 
 
 def test_an_app_password_created_while_another_create_was_held_keeps_the_limit_of_forty(api):
     for n in range(39):
-        service().create_app_password(SETTINGS, f"client {n}", ctx(api))
-    held = Held(lambda: service().create_app_password(SETTINGS, "late", ctx(api)), "TransactWriteItems", "before")
-    assert service().create_app_password(SETTINGS, "first", ctx(api))["label"] == "first"
+        app_passwords.create(req(SETTINGS, api), f"client {n}")
+    held = Held(lambda: app_passwords.create(req(SETTINGS, api), "late"), "TransactWriteItems", "before")
+    assert app_passwords.create(req(SETTINGS, api), "first")["label"] == "first"
     assert isinstance(held.finish(), LimitReached)
-    assert len(service().app_passwords(SETTINGS)) == 40
+    assert len(app_passwords.listed(req(SETTINGS, api))) == 40
 
 
 def test_two_sms_sends_while_one_is_held_send_once(api):
-    held = Held(lambda: service().add_phone(SETTINGS, NUMBER, ctx(api)))
-    assert service().add_phone(SETTINGS, NUMBER, ctx(api))["sent"] is True
+    held = Held(lambda: secure_phone.add(req(SETTINGS, api), NUMBER))
+    assert secure_phone.add(req(SETTINGS, api), NUMBER)["sent"] is True
     assert isinstance(held.finish(), RateLimited)
 
 
@@ -233,9 +230,9 @@ def test_two_sms_sends_while_one_is_held_send_once(api):
 
 def test_attaching_with_a_logon_token_after_another_factor_was_attached_meanwhile_gets_no_mfa_token(api):
     policy(api)
-    enrolled = service().enroll(LOGON, None, ctx(api))
+    enrolled = authenticator.enroll(req(LOGON, api), None)
     code = code_for(enrolled["otpauth_uri"], api.clock.now)
-    held = Held(lambda: service().confirm(LOGON, enrolled["enrollment_id"], code, ctx(api)))
-    service().add_phone(LOGON, NUMBER, ctx(api))
-    assert "mfa_token" in service().confirm_phone(LOGON, last_sms_code(), ctx(api))
+    held = Held(lambda: authenticator.confirm(req(LOGON, api), enrolled["enrollment_id"], code))
+    secure_phone.add(req(LOGON, api), NUMBER)
+    assert "mfa_token" in secure_phone.confirm(req(LOGON, api), last_sms_code())
     assert isinstance(held.finish(), Forbidden)  # the logon's decision is `verify` now: nothing to attach

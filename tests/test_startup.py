@@ -66,7 +66,7 @@ def test_chalice_package_ships_the_handlers_and_the_shared_core(package):
     assert "app.py" in names
     for module in ("enroll", "confirm", "verify", "delete", "policy", "http"):
         assert f"functions/{module}.py" in names
-    for module in ("totp", "crypto", "storage", "auth", "config", "service", "policy", "lockout", "qr"):
+    for module in ("totp", "crypto", "storage/store", "auth", "config", "usecases/kernel", "policy", "lockout", "qr"):
         assert f"mfa_core/{module}.py" in names
     assert not any(n.startswith(("boto3/", "botocore/", "moto/", "PIL/", "tests/", "infra/")) for n in names)
     assert (package / "sam.json").exists()

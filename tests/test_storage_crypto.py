@@ -9,7 +9,8 @@ import pytest
 from mfa_core import runtime
 from mfa_core.crypto import Vault
 from mfa_core.errors import Unavailable
-from mfa_core.storage import SK_MFA, Store, user_pk
+from mfa_core.storage.keys import SK_MFA, user_pk
+from mfa_core.storage.store import Store
 from tests.conftest import attach, code_for
 
 pytestmark = pytest.mark.both_engines  # on moto, then on DynamoDB Local
@@ -132,7 +133,7 @@ def test_warm_verify_is_one_read_and_one_write_and_no_kms(api, counter):
 def test_first_verify_in_a_new_container_loads_policy_and_key_once(api, counter):
     att = attach(api)
     runtime.current().vault._keys.clear()  # a new container: nothing cached
-    runtime.current().service._policies.clear()
+    runtime.current().policies.clear()
     counter.take()
     api.clock.advance(30)
     api.as_user("POST", "/v1/logon/verify", {"code": code_for(att["uri"], api.clock.now)}, scope="mfa:logon")

@@ -10,7 +10,12 @@ import jwt
 from .config import TENANT_RE, Settings
 from .errors import Forbidden, Unauthorized
 
-SCOPES = frozenset({"mfa:logon", "mfa:settings", "mfa:admin", "mfa:gateway"})
+# The token scopes, named once: what each lets a caller do is API.md's "Tokens".
+LOGON = "mfa:logon"  # the logon's MFA step, right after the password
+SETTINGS = "mfa:settings"  # the user's own Account Security settings
+ADMIN = "mfa:admin"  # the tenant's mailbox administrator
+GATEWAY = "mfa:gateway"  # the IMAP/SMTP gateway checking app passwords
+SCOPES = frozenset({LOGON, SETTINGS, ADMIN, GATEWAY})
 MFA_TOKEN_SECONDS = 300
 LEEWAY_SECONDS = 30  # clock skew between the mail platform and us
 

@@ -1,4 +1,5 @@
-"""The composition root: settings, AWS clients and the service, created lazily once per container.
+"""The composition root: settings, AWS clients and the ports the use cases talk through (store, vault,
+messenger, policies), created lazily once per container.
 
 Lazy because Lambda's environment (and moto in tests) must be in place before a boto3 client exists."""
 
@@ -16,8 +17,8 @@ from .config import Settings, settings
 from .crypto import Vault
 from .errors import aws_unavailable
 from .notify import Messenger
-from .service import MfaService
-from .storage import Store
+from .storage.store import Store
+from .usecases.policies import Policies
 
 # Standard retries (with backoff) before a call counts as failed; short timeouts so a stuck call
 # fails within API Gateway's 29 s instead of hanging the logon.
@@ -67,8 +68,13 @@ class Runtime:
         return Messenger(lambda: self.sns, self.settings.topic_arn)
 
     @cached_property
-    def service(self) -> MfaService:
-        return MfaService(self.store, self.vault, self.messenger, self.settings)
+    def policies(self) -> Policies:
+        return Policies(self.store)
+
+    def build(self) -> Runtime:
+        """Everything at once: cached_property is not thread-safe, so current() builds under its lock."""
+        self.store, self.vault, self.messenger, self.policies  # noqa: B018 - each is built on first access
+        return self
 
 
 def with_token_key(settings: Settings, aws_config: Config = AWS_CONFIG) -> Settings:
@@ -95,10 +101,7 @@ def current() -> Runtime:
     if _current is None:
         with _lock:
             if _current is None:
-                runtime = Runtime(with_token_key(settings()))
-                # Build everything now, under the lock: cached_property is not thread-safe.
-                runtime.service  # noqa: B018
-                _current = runtime
+                _current = Runtime(with_token_key(settings())).build()
     return _current
 
 

@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import Unavailable
-from .retry import pauses
+from ..errors import Unavailable
+from ..retry import pauses
 
 T = TypeVar("T")
 CONFLICTS = frozenset({"TransactionConflictException", "TransactionInProgressException"})

@@ -1,0 +1,145 @@
+"""The domain's records: what a user has attached, what a request proved, and what accepting it
+changes. Plain frozen dataclasses: storage turns them into items, the use cases decide with them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .lockout import Lockout
+
+
+@dataclass(frozen=True)
+class TotpKey:
+    """A TOTP secret (sealed by crypto.Vault) and the parameters the app was given with it."""
+
+    secret: bytes
+    algorithm: str
+    digits: int
+    period: int
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """A QR code shown and not yet confirmed."""
+
+    enrollment_id: str
+    key: TotpKey
+    label: str
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class Authenticator:
+    auth_id: str
+    key: TotpKey
+    label: str
+    attached_at: int
+    last_step: int  # the latest TOTP step accepted: a code of this step or earlier is a replay
+
+
+@dataclass(frozen=True)
+class Phone:
+    number: str
+    attached_at: int
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str  # "<slot>-<random>": the slot it is stored in, so a delete by id needs no read
+    token_hash: str
+    label: str
+    created_at: int
+    expires_at: int
+    last_used_at: int | None
+    generation: int  # the user's device generation when it was trusted
+    trusted_ms: int  # when it was trusted, in ms: devices trusted in one second still have an order
+
+    @property
+    def slot(self) -> int:
+        return int(self.device_id.partition("-")[0])
+
+
+@dataclass(frozen=True)
+class SmsChallenge:
+    """The last SMS code sent (None once used) and the send counters the limits read."""
+
+    purpose: str | None
+    number: str | None
+    code_hash: str | None
+    expires_at: int
+    last_sent_at: int
+    day: int  # the UTC day number of day_count
+    day_count: int
+    purge_at: int
+
+
+@dataclass(frozen=True)
+class AppPassword:
+    password_id: str
+    label: str
+    created_at: int
+    last_used_at: int | None
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    event: str
+    ip: str
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UserState:
+    authenticator: Authenticator | None
+    recovery: frozenset[str]  # keyed hashes of the unused recovery codes
+    phone: Phone | None
+    device_gen: int
+    app_password_count: int
+    lockout: Lockout  # as stored: may be a round that is over (TTL deletes late); Lockout handles that
+    enrollment: Enrollment | None
+    sms: SmsChallenge | None
+    devices: tuple[Device, ...]
+
+    @property
+    def factors(self) -> list[str]:
+        """What the user can verify with at logon, authenticator first. A secure phone always counts."""
+        return [m for m, has in (("authenticator", self.authenticator), ("phone", self.phone)) if has is not None]
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    doc: dict
+    version: int
+    two_factor_since: int | None
+    devices_revoked_at: int | None
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a request proved, to be accepted once: a TOTP step later than any accepted one, an unused
+    recovery code, or the pending SMS code sent for `sms_purpose`. TOTP and recovery proofs are bound
+    to the authenticator that was read (`auth_id`); an SMS proof to the phone it was sent to (`phone`).
+    Attaching an authenticator proves nothing beyond the new code (Proof())."""
+
+    auth_id: str | None = None
+    step: int | None = None
+    recovery_hash: str | None = None
+    sms_hash: str | None = None
+    sms_purpose: str | None = None
+    phone: Phone | None = None
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What the same write changes once the proof is accepted."""
+
+    attach: Authenticator | None = None  # attach this authenticator ...
+    enrollment_id: str | None = None  # ... made from this pending enrollment
+    detach: bool = False  # remove the authenticator and its recovery codes, end every trusted device
+    recovery: tuple[str, ...] | None = None  # replace the recovery-code hashes
+    attach_phone: str | None = None
+    remove_phone: bool = False
+    device: Device | None = None  # trust a device, bound to the generation read
+    replaces: str | None = None  # the device id read in the new device's slot (None: the slot was free)
+    only_factor: bool = False  # the logon's enroll step: no other factor may be attached meanwhile

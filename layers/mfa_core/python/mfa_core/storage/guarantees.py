@@ -1,0 +1,175 @@
+"""Every guarantee as the condition of the write that acts on it, on the state as stored at write time,
+never a version read earlier (API.md, "Guarantees under concurrency"). Store puts these into its writes.
+
+- A failed code is one UpdateItem: `ADD fails 1` on condition "not locked". Concurrent UpdateItems on
+  one item are applied one after another by DynamoDB and never cancel each other, so N failures at
+  once count N. It is deliberately not a transaction: concurrent transactions on one item are
+  cancelled (TransactionConflict), which under a flood of wrong codes would leave failures uncounted.
+- Accepting a proof is a transaction: the proof's single use (a later TOTP step, a recovery-code or
+  SMS hash still there), what it changes, the end of the failure streak (a Delete on condition "not
+  locked as stored") and the audit events commit together or not at all.
+- Caps are conditions on what they cap: 40 app passwords by a counter in the MFA item, 10 trusted
+  devices by 10 slots (a new device takes a free slot or replaces exactly the device it read there).
+- Revocations bump what logons check: deleting the authenticator, a reset and "sign out everywhere"
+  raise `device_gen`, which a device logon's write requires unchanged; a TOTP or recovery proof is bound
+  to the authenticator's id and an SMS logon to the phone it was sent to."""
+
+from __future__ import annotations
+
+from ..lockout import DAY, Lockout
+from ..model import Effects, Proof, SmsChallenge
+from ..policy import LockoutSettings
+from .codecs import AUTHENTICATOR_FIELDS, authenticator_attributes, device_item
+from .dynamo import Delete, Transaction, Update, key, n, s
+from .keys import SK_ENROLLMENT, SK_LOCKOUT, TTL_ATTRIBUTE
+
+
+def round_over(seen: Lockout, rules: LockoutSettings, now: float) -> tuple[str, dict]:
+    """The condition "the round `seen` belongs to is over, as stored": a day without failures, or the
+    lock of `seen`'s level served (the level is in the condition: a later round locks for longer)."""
+    return (
+        "#last_fail_at <= :day_ago OR (#lock_level = :level AND #last_fail_at <= :served)",
+        {"day_ago": n(int(now) - DAY), "level": n(seen.level), "served": n(int(now) - seen.lock_seconds(rules))},
+    )
+
+
+def count_failure(record: Update, seen: Lockout, rules: LockoutSettings, now: float) -> None:
+    """One more failure on the lockout record, on condition that the user is not locked as stored: add
+    one to the round in progress, or start a new round when the one `seen` is over."""
+    restart = seen.restart(rules, now)
+    if restart is None:
+        record.condition(
+            "attribute_not_exists(#fails) OR (#fails < :max AND #last_fail_at > :day_ago)",
+            max=n(rules.max_failures),
+            day_ago=n(int(now) - DAY),
+        )
+        record.add("fails", n(1))
+        record.add("lock_level", n(0))  # creates it at 0, leaves a level of the streak as it is
+    else:
+        over, values = round_over(seen, rules, now)
+        record.condition(over, **values)
+        record.set("fails", n(1))
+        record.set("lock_level", n(restart.level))
+    record.set("last_fail_at", n(now))
+    record.set(TTL_ATTRIBUTE, n(now + DAY))
+
+
+def end_streak(tx: Transaction, pk: str, seen: Lockout, rules: LockoutSettings, now: float) -> Delete:
+    """A success ends the failure streak, on condition that the user is not locked as stored: a failure
+    that locked the user after our read wins over our success."""
+    end = tx.delete(key(pk, SK_LOCKOUT))
+    over, values = round_over(seen, rules, now)
+    end.condition(f"attribute_not_exists(#fails) OR #fails < :max OR ({over})", max=n(rules.max_failures), **values)
+    return end
+
+
+def same_generation(mfa: Update, device_gen: int) -> None:
+    """No delete of the authenticator, reset or "sign out everywhere" since the read."""
+    mfa.condition("attribute_not_exists(#device_gen) OR #device_gen = :gen", gen=n(device_gen))
+
+
+def use_proof(mfa: Update, sms: Update, proof: Proof, now: float) -> None:
+    """Accept `proof` once: the condition that it still holds, and the change that uses it up."""
+    if proof.step is not None:
+        mfa.condition(
+            "#auth_id = :auth_id AND (attribute_not_exists(#last_step) OR #last_step < :step)",
+            auth_id=s(proof.auth_id),
+            step=n(proof.step),
+        )
+        mfa.set("last_step", n(proof.step))
+    if proof.recovery_hash is not None:
+        mfa.condition(
+            "#auth_id = :auth_id AND contains(#recovery, :hash)", auth_id=s(proof.auth_id), hash=s(proof.recovery_hash)
+        )
+        mfa.delete("recovery", {"SS": [proof.recovery_hash]})
+    if proof.sms_hash is not None:
+        sms.condition(
+            "#code_hash = :hash AND #purpose = :purpose AND #expires_at > :now",
+            hash=s(proof.sms_hash),
+            purpose=s(proof.sms_purpose),
+            now=n(now),
+        )
+        sms.remove("code_hash", "purpose", "number")
+    if proof.phone is not None:
+        # The code went to this phone: once it is deleted (or replaced), the code proves nothing.
+        mfa.condition(
+            "#phone_number = :number AND #phone_attached_at = :attached_at",
+            number=s(proof.phone.number),
+            attached_at=n(proof.phone.attached_at),
+        )
+
+
+def apply(tx: Transaction, pk: str, mfa: Update, effects: Effects, device_gen: int, now: float) -> None:
+    """Apply `effects`, each on the condition that makes it safe on the state as stored."""
+    if effects.attach is not None:
+        tx.delete(key(pk, SK_ENROLLMENT)).condition("#enrollment_id = :id", id=s(effects.enrollment_id))
+        mfa.condition("attribute_not_exists(#auth_id)")
+        for name, value in authenticator_attributes(effects.attach).items():
+            mfa.set(name, value)
+    if effects.detach:
+        mfa.remove(*AUTHENTICATOR_FIELDS, "recovery")
+        mfa.add("device_gen", n(1))
+    if effects.recovery is not None:
+        mfa.set("recovery", {"SS": list(effects.recovery)})
+    if effects.attach_phone is not None:
+        mfa.condition("attribute_not_exists(#phone_number)")
+        mfa.set("phone_number", s(effects.attach_phone))
+        mfa.set("phone_attached_at", n(now))
+    if effects.only_factor:
+        mfa.condition("attribute_not_exists(#auth_id) AND attribute_not_exists(#phone_number)")
+    if effects.remove_phone:
+        mfa.condition("attribute_exists(#phone_number)")
+        mfa.remove("phone_number", "phone_attached_at")
+    if effects.device is not None:
+        # Bound to the generation read: if the authenticator was deleted or the user reset meanwhile
+        # (generation bumped), trusting it fails instead of outliving the reset.
+        same_generation(mfa, device_gen)
+        put = tx.put(device_item(pk, effects.device))
+        if effects.replaces is None:
+            put.condition("attribute_not_exists(#token_hash)")
+        else:
+            put.condition("#device_id = :old", old=s(effects.replaces))
+
+
+def send_sms(update: Update, seen: SmsChallenge | None, now: float, *, min_gap: int, per_day: int) -> None:
+    """Count one SMS send on condition that the limits hold as stored (one per `min_gap` s, `per_day` a
+    UTC day): two sends racing get one slot."""
+    today = int(now) // DAY
+    gap = "#last_sent_at <= :gap_start"
+    if seen is not None and seen.day == today:
+        update.condition(
+            f"#day = :today AND #day_count < :per_day AND {gap}",
+            gap_start=n(now - min_gap),
+            today=n(today),
+            per_day=n(per_day),
+        )
+        update.add("day_count", n(1))
+    else:
+        update.condition(
+            f"attribute_not_exists(#last_sent_at) OR (#day <> :today AND {gap})",
+            gap_start=n(now - min_gap),
+            today=n(today),
+        )
+        update.set("day", n(today))
+        update.set("day_count", n(1))
+
+
+def under_throttle(throttle: Update, minute: int, limit: int) -> None:
+    """Fewer than `limit` failures counted in this minute, as stored."""
+    throttle.condition(
+        "attribute_not_exists(#minute) OR #minute <> :minute OR #fails < :limit", minute=n(minute), limit=n(limit)
+    )
+
+
+def throttle_failure(table: str, item_key: dict, minute: int, limit: int, purge_at: float) -> tuple[Update, Update]:
+    """The two ways to count one more failure within the limit: in this minute, or as the first of a
+    new one. Which applies is what the stored item says, so each is conditioned on it."""
+    same_minute = Update(table, item_key)
+    same_minute.condition("#minute = :minute AND #fails < :limit", minute=n(minute), limit=n(limit))
+    same_minute.add("fails", n(1))
+    new_minute = Update(table, item_key)
+    new_minute.condition("attribute_not_exists(#minute) OR #minute <> :minute", minute=n(minute))
+    new_minute.set("fails", n(1))
+    new_minute.set("minute", n(minute))
+    new_minute.set(TTL_ATTRIBUTE, n(purge_at))
+    return same_minute, new_minute

@@ -1,0 +1,41 @@
+"""The table's layout (PK / SK):
+
+  T#<tenant>            POLICY                  the tenant's policy (JSON) and its version
+  T#<tenant>            DATAKEY                 the tenant's KMS data key, encrypted by KMS
+  T#<tenant>#U#<user>   STATE#MFA               authenticator, recovery-code hashes, secure phone,
+                                                trusted-device generation, app-password count
+  T#<tenant>#U#<user>   STATE#LOCKOUT           failed-code counter (TTL: a day after the last failure)
+  T#<tenant>#U#<user>   STATE#ENROLLMENT        the pending enrollment (TTL)
+  T#<tenant>#U#<user>   STATE#SMS               the pending SMS code and the SMS send limits (TTL)
+  T#<tenant>#U#<user>   STATE#DEVICE#<slot>     a trusted device in one of 10 slots: its token's hash (TTL)
+  T#<tenant>#U#<user>   APPPW#<keyed hash>      a third-party client security password
+  T#<tenant>#U#<user>   THROTTLE#APPPW          app-password check failures in the current minute (TTL)
+  T#<tenant>#U#<user>   EVENT#<ms>#<rand>       the audit trail (TTL: a year)
+
+Everything a code check or a logon decision needs is under the user's STATE# prefix: one consistent
+Query. TTL deletes late (up to days; moto never does), so every expiry is also checked in code."""
+
+STATE = "STATE#"
+SK_MFA = "STATE#MFA"
+SK_LOCKOUT = "STATE#LOCKOUT"
+SK_ENROLLMENT = "STATE#ENROLLMENT"
+SK_SMS = "STATE#SMS"
+DEVICE = "STATE#DEVICE#"
+APP_PASSWORD = "APPPW#"
+SK_APP_PASSWORD_THROTTLE = "THROTTLE#APPPW"
+EVENT = "EVENT#"
+SK_POLICY = "POLICY"
+SK_DATA_KEY = "DATAKEY"
+TTL_ATTRIBUTE = "purge_at"
+
+
+def tenant_pk(tenant: str) -> str:
+    return f"T#{tenant}"
+
+
+def user_pk(tenant: str, user: str) -> str:
+    return f"T#{tenant}#U#{user}"
+
+
+def device_sk(slot: int | str) -> str:
+    return f"{DEVICE}{slot}"

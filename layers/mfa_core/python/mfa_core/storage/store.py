@@ -1,0 +1,378 @@
+"""Store: the one adapter to DynamoDB, one method per outcome, each one write (a single-item write or a
+transaction). It turns what a write found into domain outcomes; the rules it writes are in guarantees.
+
+A transaction that loses to a concurrent one (TransactionConflict) is sent again (dynamo.contended). A
+write whose condition failed says what it found: Stale (read the user again and decide anew),
+LockedMeanwhile, Changed (the item as stored, to decide again on without another read) or Full."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ..errors import AlreadyAttached, Conflict, LimitReached, NotFound, Unavailable, aws_unavailable
+from ..lockout import Lockout
+from ..model import AppPassword, Device, Effects, Enrollment, Event, Proof, SmsChallenge, StoredPolicy, UserState
+from ..policy import LockoutSettings
+from . import codecs, guarantees
+from .dynamo import ConditionFailed, Delete, Put, Transaction, Update, key, n, s, write
+from .keys import (
+    APP_PASSWORD,
+    EVENT,
+    SK_APP_PASSWORD_THROTTLE,
+    SK_DATA_KEY,
+    SK_ENROLLMENT,
+    SK_LOCKOUT,
+    SK_MFA,
+    SK_POLICY,
+    SK_SMS,
+    STATE,
+    TTL_ATTRIBUTE,
+    device_sk,
+    tenant_pk,
+    user_pk,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Stale(Exception):
+    """The write's conditions did not hold on the state as stored: something changed since the read
+    (the proof was used, the authenticator deleted, the user reset...). Read again and decide anew."""
+
+
+class LockedMeanwhile(Exception):
+    """A concurrent failure locked the user between our read and our write."""
+
+    def __init__(self, lockout: Lockout) -> None:
+        super().__init__()
+        self.lockout = lockout
+
+
+class Changed(Exception):
+    """A single-item write found its item changed since the read; `stored` is the record as it is now."""
+
+    def __init__(self, stored: object) -> None:
+        super().__init__()
+        self.stored = stored
+
+
+class Full(Exception):
+    """The throttle's count for this window is at its limit, as stored."""
+
+
+class Store:
+    def __init__(self, client, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    # --- tenant partition -------------------------------------------------------------------
+
+    def get_policy(self, tenant: str) -> StoredPolicy | None:
+        with aws_unavailable():
+            item = self._db.get_item(TableName=self._table, Key=key(tenant_pk(tenant), SK_POLICY)).get("Item")
+        return codecs.stored_policy(item) if item else None
+
+    def save_policy(self, tenant: str, policy: StoredPolicy, *, replaces: int, event: Event, admin: str) -> None:
+        """Save `policy` over the stored version `replaces` (0: none saved yet), with its audit event in
+        the admin's own trail, in one transaction. Conflict when someone saved meanwhile."""
+        tx = self._tx()
+        update = tx.update(key(tenant_pk(tenant), SK_POLICY))
+        if replaces:
+            update.condition("#version = :version", version=n(replaces))
+        else:
+            update.condition("attribute_not_exists(#version)")
+        update.set("doc", s(json.dumps(policy.doc, sort_keys=True)))
+        update.set("version", n(policy.version))
+        for name in ("two_factor_since", "devices_revoked_at"):
+            value = getattr(policy, name)
+            update.set(name, n(value)) if value is not None else update.remove(name)
+        tx.put(codecs.event_item(user_pk(tenant, admin), event))
+        if tx.run(self._db) is not None:
+            raise Conflict()
+
+    def get_data_key(self, tenant: str) -> bytes | None:
+        with aws_unavailable():
+            item = self._db.get_item(
+                TableName=self._table, Key=key(tenant_pk(tenant), SK_DATA_KEY), ConsistentRead=True
+            ).get("Item")
+        return item["blob"]["B"] if item else None
+
+    def put_data_key(self, tenant: str, blob: bytes) -> bytes:
+        """Store the tenant's encrypted data key unless one exists; returns the one that is stored."""
+        put = Put(self._table, {**key(tenant_pk(tenant), SK_DATA_KEY), "blob": {"B": blob}})
+        put.condition("attribute_not_exists(#PK)")
+        try:
+            write(self._db, put)
+        except ConditionFailed as e:
+            return e.item["blob"]["B"]
+        return blob
+
+    # --- the user's state: read it, accept a proof, count a failure ----------------------------
+
+    def load_user(self, tenant: str, user: str) -> UserState:
+        """Everything a code check or a logon decision needs, in one consistent read."""
+        return codecs.user_state(self._query_prefix(user_pk(tenant, user), STATE))
+
+    def save_enrollment(self, tenant: str, user: str, pending: Enrollment, *, purge_at: int, event: Event) -> None:
+        """Replace any pending enrollment with this one, unless an authenticator is attached."""
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        tx.update(key(pk, SK_MFA)).condition("attribute_not_exists(#auth_id)")
+        tx.put(codecs.enrollment_item(pk, pending, purge_at))
+        tx.put(codecs.event_item(pk, event))
+        if tx.run(self._db) is not None:
+            raise AlreadyAttached()
+
+    def commit(
+        self,
+        tenant: str,
+        user: str,
+        *,
+        proof: Proof,
+        effects: Effects,
+        seen: Lockout,
+        rules: LockoutSettings,
+        events: list[Event],
+        device_gen: int,
+        now: float,
+    ) -> None:
+        """Accept `proof` once and apply `effects`, in one transaction that also ends the failure streak
+        (unless the user is locked as stored) and writes the audit events. Raises LockedMeanwhile or Stale."""
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        mfa = tx.update(key(pk, SK_MFA))
+        sms = tx.update(key(pk, SK_SMS))
+        guarantees.use_proof(mfa, sms, proof, now)
+        guarantees.apply(tx, pk, mfa, effects, device_gen, now)
+        streak = guarantees.end_streak(tx, pk, seen, rules, now)
+        for event in events:
+            tx.put(codecs.event_item(pk, event))
+        cancelled = tx.run(self._db)
+        if cancelled is None:
+            return
+        if cancelled.failed(streak):
+            raise LockedMeanwhile(codecs.lockout(cancelled.item(streak)))
+        raise Stale()
+
+    def record_failure(self, tenant: str, user: str, *, seen: Lockout, rules: LockoutSettings, now: float) -> Lockout:
+        """Count one failed code on the lockout record `seen`; returns the record after it. One UpdateItem
+        whose condition is "not locked as stored"; when the record is not the one read, Changed hands back
+        the record as it is (the caller decides again on it, without another read)."""
+        record = Update(self._table, key(user_pk(tenant, user), SK_LOCKOUT))
+        guarantees.count_failure(record, seen, rules, now)
+        try:
+            written = write(self._db, record, ReturnValues="ALL_NEW")
+        except ConditionFailed as e:
+            raise Changed(codecs.lockout(e.item)) from e
+        return codecs.lockout(written["Attributes"])
+
+    def record_events(self, tenant: str, user: str, events: list[Event]) -> None:
+        """The audit events of a failure, after its count. If they can't be written the failure still
+        stands (an outage must not give an attacker a guess that is not counted): the loss is logged."""
+        pk = user_pk(tenant, user)
+        try:
+            if len(events) == 1:
+                write(self._db, Put(self._table, codecs.event_item(pk, events[0])))
+            else:
+                tx = self._tx()
+                for event in events:
+                    tx.put(codecs.event_item(pk, event))
+                tx.run(self._db)
+        except Unavailable:
+            log.error(json.dumps({"audit_lost": [e.event for e in events], "reason": "write failed"}))
+
+    # --- SMS codes --------------------------------------------------------------------------
+
+    def reserve_sms(
+        self, tenant: str, user: str, sent: SmsChallenge, *, seen: SmsChallenge | None, min_gap: int, per_day: int
+    ) -> SmsChallenge | None:
+        """Store the code `sent` and count the send, on condition that the limits hold as stored (Changed
+        hands back the record as stored when it is not `seen`). Returns what it replaced (for release_sms)."""
+        update = Update(self._table, key(user_pk(tenant, user), SK_SMS))
+        for name, value in (
+            ("purpose", s(sent.purpose)),
+            ("number", s(sent.number)),
+            ("code_hash", s(sent.code_hash)),
+            ("expires_at", n(sent.expires_at)),
+            ("last_sent_at", n(sent.last_sent_at)),
+            (TTL_ATTRIBUTE, n(sent.purge_at)),
+        ):
+            update.set(name, value)
+        guarantees.send_sms(update, seen, sent.last_sent_at, min_gap=min_gap, per_day=per_day)
+        try:
+            written = write(self._db, update, ReturnValues="ALL_OLD")
+        except ConditionFailed as e:
+            raise Changed(codecs.sms(e.item)) from e
+        return codecs.sms(written.get("Attributes"))
+
+    def release_sms(self, tenant: str, user: str, *, replaced: SmsChallenge | None, code_hash: str) -> None:
+        """Undo a reservation whose SMS could not be sent, so the user may try again at once: put back
+        exactly what it replaced, unless another send came since (the code is no longer ours)."""
+        item_key = key(user_pk(tenant, user), SK_SMS)
+        if replaced is None:
+            undo: Update | Delete = Delete(self._table, item_key)
+        else:
+            undo = Update(self._table, item_key)
+            for name in ("purpose", "number", "code_hash"):
+                value = getattr(replaced, name)
+                undo.set(name, s(value)) if value is not None else undo.remove(name)
+            for name in ("expires_at", "last_sent_at", "day", "day_count"):
+                undo.set(name, n(getattr(replaced, name)))
+            undo.set(TTL_ATTRIBUTE, n(replaced.purge_at))
+        undo.condition("#code_hash = :hash", hash=s(code_hash))
+        try:
+            write(self._db, undo)
+        except ConditionFailed:
+            pass
+
+    # --- trusted devices --------------------------------------------------------------------
+
+    def touch_device(
+        self, tenant: str, user: str, device: Device, *, device_gen: int, now: float, event: Event
+    ) -> bool:
+        """Record a logon through a trusted device; False if the device was revoked meanwhile (deleted,
+        or the generation bumped by a delete of the authenticator, a reset or "sign out everywhere")."""
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        touched = tx.update(key(pk, device_sk(device.slot)))
+        touched.condition("#device_id = :id", id=s(device.device_id))
+        touched.set("last_used_at", n(now))
+        guarantees.same_generation(tx.update(key(pk, SK_MFA)), device_gen)
+        tx.put(codecs.event_item(pk, event))
+        return tx.run(self._db) is None
+
+    def delete_devices(self, tenant: str, user: str, devices: tuple[Device, ...], *, event: Event) -> None:
+        """Sign out everywhere: delete these devices and bump the generation, so no token issued so far
+        counts (one trusted meanwhile included)."""
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        for device in devices:
+            tx.delete(key(pk, device_sk(device.slot)))
+        tx.update(key(pk, SK_MFA)).add("device_gen", n(1))
+        tx.put(codecs.event_item(pk, event))
+        tx.run(self._db)
+
+    def delete_device(self, tenant: str, user: str, device_id: str, *, event: Event) -> None:
+        slot, _, rest = device_id.partition("-")
+        if not (slot.isascii() and slot.isdigit() and rest):
+            raise NotFound("No such trusted device.")
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        tx.delete(key(pk, device_sk(slot))).condition("#device_id = :id", id=s(device_id))
+        tx.put(codecs.event_item(pk, event))
+        if tx.run(self._db) is not None:
+            raise NotFound("No such trusted device.")
+
+    # --- app passwords ----------------------------------------------------------------------
+
+    def create_app_password(
+        self, tenant: str, user: str, *, password_hash: str, password: AppPassword, limit: int, event: Event
+    ) -> None:
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        mfa = tx.update(key(pk, SK_MFA))
+        mfa.condition("attribute_not_exists(#app_passwords) OR #app_passwords < :limit", limit=n(limit))
+        mfa.add("app_passwords", n(1))
+        item = {**key(pk, APP_PASSWORD + password_hash), **codecs.app_password_attributes(password)}
+        tx.put(item).condition("attribute_not_exists(#PK)")
+        tx.put(codecs.event_item(pk, event))
+        if tx.run(self._db) is not None:
+            raise LimitReached(f"You can have at most {limit} third-party client security passwords.")
+
+    def list_app_passwords(self, tenant: str, user: str) -> list[tuple[str, AppPassword]]:
+        """(hash, password) for each of the user's app passwords, oldest first."""
+        items = self._query_prefix(user_pk(tenant, user), APP_PASSWORD)
+        found = [(i["SK"]["S"][len(APP_PASSWORD) :], codecs.app_password(i)) for i in items]
+        return sorted(found, key=lambda pair: pair[1].created_at)
+
+    def delete_app_password(self, tenant: str, user: str, password_hash: str, *, event: Event) -> None:
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        tx.delete(key(pk, APP_PASSWORD + password_hash)).condition("attribute_exists(#PK)")
+        tx.update(key(pk, SK_MFA)).add("app_passwords", n(-1))
+        tx.put(codecs.event_item(pk, event))
+        if tx.run(self._db) is not None:
+            raise NotFound("No such third-party client security password.")
+
+    def use_app_password(
+        self, tenant: str, user: str, password_hash: str, *, minute: int, limit: int, now: float, event: Event
+    ) -> bool:
+        """True when the password exists (its last use recorded), False when it does not and the failure
+        is counted. Full when `limit` failures were counted this minute: the condition of both writes, so
+        parallel checks can't get more than `limit` wrong answers a minute."""
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        throttle = tx.update(key(pk, SK_APP_PASSWORD_THROTTLE))
+        guarantees.under_throttle(throttle, minute, limit)
+        password = tx.update(key(pk, APP_PASSWORD + password_hash))
+        password.condition("attribute_exists(#password_id)")
+        password.set("last_used_at", n(now))
+        tx.put(codecs.event_item(pk, event))
+        cancelled = tx.run(self._db)
+        if cancelled is None:
+            return True
+        if cancelled.failed(throttle):
+            raise Full()
+        # A new window may open between the two tries: then the first counts in it.
+        same_minute, new_minute = guarantees.throttle_failure(
+            self._table, key(pk, SK_APP_PASSWORD_THROTTLE), minute, limit, purge_at=now + 120
+        )
+        for update in (same_minute, new_minute, same_minute):
+            try:
+                write(self._db, update)
+                return False
+            except ConditionFailed as e:
+                if e.item and int(e.item["minute"]["N"]) == minute and int(e.item["fails"]["N"]) >= limit:
+                    raise Full() from e
+        raise Unavailable()
+
+    # --- admin and audit --------------------------------------------------------------------
+
+    def reset(self, tenant: str, user: str, *, devices: tuple[Device, ...], event: Event) -> None:
+        """Lost phone: remove the authenticator, its recovery codes, the pending enrollment, every trusted
+        device and the lockout; keep the secure phone and the app passwords."""
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        tx.update(key(pk, SK_MFA)).remove(*codecs.AUTHENTICATOR_FIELDS, "recovery").add("device_gen", n(1))
+        for sk in (SK_LOCKOUT, SK_ENROLLMENT, *(device_sk(d.slot) for d in devices)):
+            tx.delete(key(pk, sk))
+        tx.put(codecs.event_item(pk, event))
+        tx.run(self._db)
+
+    def unlock(self, tenant: str, user: str, *, event: Event) -> None:
+        pk = user_pk(tenant, user)
+        tx = self._tx()
+        tx.delete(key(pk, SK_LOCKOUT))
+        tx.put(codecs.event_item(pk, event))
+        tx.run(self._db)
+
+    def list_events(self, tenant: str, user: str, *, limit: int, cursor: str | None) -> tuple[list[Event], str | None]:
+        """The user's audit trail, newest first, a page at a time; the cursor is opaque to callers."""
+        pk = user_pk(tenant, user)
+        request = dict(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": s(pk), ":prefix": s(EVENT)},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        if cursor:
+            request["ExclusiveStartKey"] = key(pk, codecs.event_sk_of(cursor))
+        with aws_unavailable():
+            page = self._db.query(**request)
+        return [codecs.event(i) for i in page["Items"]], codecs.cursor(page.get("LastEvaluatedKey"))
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _tx(self) -> Transaction:
+        return Transaction(self._table)
+
+    def _query_prefix(self, pk: str, prefix: str) -> list[dict]:
+        with aws_unavailable():
+            return self._db.query(
+                TableName=self._table,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                ExpressionAttributeValues={":pk": s(pk), ":prefix": s(prefix)},
+                ConsistentRead=True,
+            )["Items"]
