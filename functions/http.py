@@ -16,38 +16,25 @@ from chalice import Blueprint, Response
 from mfa_core import runtime
 from mfa_core.auth import Caller, authenticate
 from mfa_core.config import settings
-from mfa_core.errors import InvalidRequest, MfaError, PayloadTooLarge, UnsupportedMediaType
+from mfa_core.errors import (
+    Forbidden,
+    InvalidRequest,
+    MethodNotAllowed,
+    MfaError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from mfa_core.usecases.kernel import Context, Request
 
 MAX_BODY_BYTES = 16 * 1024
-STATUS = {
-    "invalid_request": 400,
-    "invalid_code": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "already_attached": 409,
-    "conflict": 409,
-    "limit_reached": 409,
-    "enrollment_expired": 410,
-    "payload_too_large": 413,
-    "unsupported_media_type": 415,
-    "locked": 429,
-    "rate_limited": 429,
-    "unavailable": 503,
-}
 # Chalice answers some requests itself (wrong method, unknown route, crashes) as {"Code", "Message"}.
-CHALICE_ERRORS = {
-    400: ("invalid_request", "The request is not valid."),
-    403: ("forbidden", "You are not allowed to do this."),
-    404: ("not_found", "Not found."),
-    405: ("method_not_allowed", "This method is not allowed here."),
-    415: ("unsupported_media_type", UnsupportedMediaType.message),
-}
+CHALICE_ERRORS = {e.status: e for e in (InvalidRequest, Forbidden, NotFound, MethodNotAllowed, UnsupportedMediaType)}
 # Every answer may carry a secret or a personal detail: no cache, proxy or browser keeps one.
 BASE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 EXPOSED_HEADERS = "Retry-After, X-Next-Cursor"
+# A crash: the contract's shape without a word of what failed (the traceback is in the log).
+INTERNAL = {"error": "internal", "message": "Something went wrong."}
 
 access_log = logging.getLogger(__name__)
 # One line per request at INFO, whatever the root level (Lambda's is WARNING). Not under the app's own
@@ -181,7 +168,7 @@ def error_response(error: MfaError) -> Response:
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     body = {"error": error.error, "message": error.message, **error.extra()}
-    return Response(body=body, status_code=STATUS[error.error], headers=headers)
+    return Response(body=body, status_code=error.status, headers=headers)
 
 
 def contract_errors(event, get_response) -> Response:
@@ -189,8 +176,8 @@ def contract_errors(event, get_response) -> Response:
     response = get_response(event)
     body = response.body
     if isinstance(body, dict) and "Code" in body and "error" not in body:
-        error, message = CHALICE_ERRORS.get(response.status_code, ("internal", "Something went wrong."))
-        response.body = {"error": error, "message": message}
+        known = CHALICE_ERRORS.get(response.status_code)
+        response.body = {"error": known.error, "message": known.message} if known else INTERNAL
         response.headers = BASE_HEADERS | response.headers
     return response
 

@@ -1,4 +1,5 @@
-"""Domain errors. Each carries the contract's `error` code; `functions/http.py` maps them to HTTP."""
+"""Domain errors. Each carries the contract's `error` code and its HTTP status (API.md's error table);
+`functions/http.py` turns them into responses. tests/test_errors.py ties them to openapi.yaml and the page."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 class MfaError(Exception):
     error = "invalid_request"
+    status = 400
     message = "The request is not valid."
 
     def __init__(self, message: str | None = None) -> None:
@@ -27,6 +29,7 @@ class InvalidRequest(MfaError):
 
 class InvalidCode(MfaError):
     error = "invalid_code"
+    status = 400
     message = "The verification code is incorrect or has expired."
 
     def __init__(self, attempts_left: int) -> None:
@@ -39,51 +42,61 @@ class InvalidCode(MfaError):
 
 class Unauthorized(MfaError):
     error = "unauthorized"
+    status = 401
     message = "A valid bearer token is required."
 
 
 class Forbidden(MfaError):
     error = "forbidden"
+    status = 403
     message = "You are not allowed to do this."
 
 
 class NotFound(MfaError):
     error = "not_found"
+    status = 404
     message = "Not found."
 
 
 class MethodNotAllowed(MfaError):
     error = "method_not_allowed"
+    status = 405
     message = "This method is not allowed here."
 
 
 class AlreadyAttached(MfaError):
     error = "already_attached"
+    status = 409
     message = "An authenticator is already attached. Delete it before attaching another."
 
 
 class Conflict(MfaError):
     error = "conflict"
+    status = 409
     message = "The policy was changed by someone else. Reload it and try again."
 
 
 class LimitReached(MfaError):
     error = "limit_reached"
+    status = 409
     message = "You have reached the limit."
 
 
 class EnrollmentExpired(MfaError):
     error = "enrollment_expired"
+    status = 410
     message = "The QR code has expired. Get a new one and scan it again."
 
 
 class PayloadTooLarge(MfaError):
     error = "payload_too_large"
+    status = 413
     message = "The request body is larger than 16 KiB."
 
 
 class UnsupportedMediaType(MfaError):
     error = "unsupported_media_type"
+    status = 415
     message = "Send the body as JSON (Content-Type: application/json)."
 
 
@@ -98,16 +111,19 @@ class _RetryLater(MfaError):
 
 class Locked(_RetryLater):
     error = "locked"
+    status = 429
     message = "Too many incorrect codes. Try again later."
 
 
 class RateLimited(_RetryLater):
     error = "rate_limited"
+    status = 429
     message = "Too many requests. Try again later."
 
 
 class Unavailable(_RetryLater):
     error = "unavailable"
+    status = 503
     message = "The service is temporarily unavailable. Try again shortly."
 
     def __init__(self, retry_after: int = 1) -> None:
