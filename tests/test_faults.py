@@ -64,7 +64,7 @@ def test_kms_failure_on_a_cold_container_is_503(api):
 def test_failure_while_counting_a_wrong_code_is_503_not_a_success(api):
     att = attach(api)
     api.clock.advance(30)
-    # A failure is counted by one UpdateItem (storage.py says why it is not a transaction).
+    # A failure is counted by one UpdateItem (storage/guarantees.py says why it is not a transaction).
     restore = fail_on(runtime.current().dynamodb, "UpdateItem", throttled("UpdateItem"))
     r = api.as_user("POST", "/v1/logon/verify", {"code": "000000"}, scope="mfa:logon")
     restore()

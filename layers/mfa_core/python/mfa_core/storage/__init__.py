@@ -1,2 +1,3 @@
 """DynamoDB, by layer: keys (the table's layout), codecs (items <-> model), dynamo (expression builders
-and transactions), guarantees (each rule as the condition of its write) and store (one method per outcome)."""
+and transactions), guarantees (each rule as the condition of its write), store (one method per outcome)
+and outcomes (what a write whose condition failed found)."""

@@ -32,33 +32,9 @@ from .keys import (
     tenant_pk,
     user_pk,
 )
+from .outcomes import Changed, Full, LockedMeanwhile, Stale
 
 log = logging.getLogger(__name__)
-
-
-class Stale(Exception):
-    """The write's conditions did not hold on the state as stored: something changed since the read
-    (the proof was used, the authenticator deleted, the user reset...). Read again and decide anew."""
-
-
-class LockedMeanwhile(Exception):
-    """A concurrent failure locked the user between our read and our write."""
-
-    def __init__(self, lockout: Lockout) -> None:
-        super().__init__()
-        self.lockout = lockout
-
-
-class Changed(Exception):
-    """A single-item write found its item changed since the read; `stored` is the record as it is now."""
-
-    def __init__(self, stored: object) -> None:
-        super().__init__()
-        self.stored = stored
-
-
-class Full(Exception):
-    """The throttle's count for this window is at its limit, as stored."""
 
 
 class Store:

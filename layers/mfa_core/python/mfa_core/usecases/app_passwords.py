@@ -9,7 +9,7 @@ from .. import codes, events
 from ..errors import Forbidden, NotFound, RateLimited
 from ..limits import APP_PASSWORD_FAILURES_PER_MINUTE, MAX_APP_PASSWORDS, minute_left, minute_of
 from ..model import AppPassword
-from ..storage.store import Full
+from ..storage.outcomes import Full
 from ..times import iso
 from .kernel import Request
 

@@ -15,7 +15,7 @@ from ..errors import InvalidCode, Locked, Unavailable
 from ..model import Effects, Event, Proof, UserState
 from ..policy import Policy
 from ..retry import pauses
-from ..storage.store import Changed, LockedMeanwhile, Stale
+from ..storage.outcomes import Changed, LockedMeanwhile, Stale
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
