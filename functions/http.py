@@ -52,7 +52,7 @@ class Call:
     query: dict
     ctx: Context
 
-    @property
+    @functools.cached_property
     def request(self) -> Request:
         """The use cases' view of this call: who, when, and the container's ports."""
         return Request(runtime.current(), self.caller, self.ctx)

@@ -52,7 +52,7 @@ def totp_step(attempt: Attempt, key: TotpKey, value: str, *, after_step: int) ->
     )
 
 
-class Authenticator(Prover):
+class AuthenticatorCode(Prover):
     amr = "otp"
 
     def require(self, attempt: Attempt) -> None:
@@ -65,7 +65,7 @@ class Authenticator(Prover):
         return None if step is None else Proof(auth_id=attached.auth_id, step=step)
 
 
-class RecoveryCode(Authenticator):
+class RecoveryCode(AuthenticatorCode):
     amr = "recovery"
     events = (events.RECOVERY_USED,)
 
@@ -112,7 +112,7 @@ class SmsCode(Prover):
         return Proof(sms_hash=code_hash, sms_purpose=self.purpose, phone=bound)
 
 
-AUTHENTICATOR = Authenticator()
+AUTHENTICATOR = AuthenticatorCode()
 RECOVERY_CODE = RecoveryCode()
 # What POST /v1/logon/verify's `method` names.
 AT_LOGON = {"authenticator": AUTHENTICATOR, "phone": SmsCode("logon"), "recovery_code": RECOVERY_CODE}

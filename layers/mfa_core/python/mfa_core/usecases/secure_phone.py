@@ -72,6 +72,7 @@ def delete(req: Request, code: str) -> dict:
 def _send(req: Request, state: UserState, purpose: str, number: str) -> int:
     code = codes.new_sms_code()
     now = int(req.now)
+    # The record of this send; its day and day count are the write's to set (guarantees.send_sms).
     sent = SmsChallenge(
         purpose=purpose,
         number=number,
