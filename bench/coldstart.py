@@ -184,7 +184,7 @@ def run(runs: int) -> dict:
                 raise RuntimeError(f"cold start: first verify answered {sample['status']}")
             return sample, done.stderr
 
-        # As deployed (infra/package.py): the layer (mfa_core + wheels) ships bytecode, the function zip
+        # As deployed (infra/package.py, infra/layer.py): the layer (mfa_core + wheels) ships bytecode, the function zip
         # (app.py, functions/) does not, so those compile at every cold start.
         child(0, writing)  # writes bytecode for everything it imports
         _forget_bytecode(pycache, [ROOT / "app.py", ROOT / "functions"])

@@ -3,8 +3,9 @@
 1. Adds or updates the tenant's stage in .chalice/config.json: the pinned tenant, the table, key, topic
    and token secret as CloudFormation references (`${MfaTable}`), the CORS origins, and, with RS256/ES256,
    the mail platform's public key. Never a secret: the token key lives in Secrets Manager.
-2. Builds the layer zip: layers/mfa_core/python plus the runtime wheels of requirements.txt, as the
-   Lambda runtime loads them (manylinux2014 x86_64, CPython 3.11). Wheels are cached under build/.
+2. Builds the layer zip (infra/layer.py): layers/mfa_core/python plus the runtime wheels of
+   requirements.txt, as the Lambda runtime loads them (manylinux2014 x86_64, CPython 3.11). Wheels are
+   cached under build/.
 3. Assembles a staging project holding only what the function ships (app.py, the vendor/ entries but
    mfa_core, an empty requirements.txt) and runs `chalice package --stage <tenant> --merge-template
    infra/tenant-stack.yaml` in it, so the function zip has no third-party wheel and no copy of mfa_core
@@ -17,39 +18,29 @@
 from __future__ import annotations
 
 import argparse
-import compileall
 import copy
-import hashlib
 import json
 import os
-import py_compile
 import re
 import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
+
+from infra.layer import LAYER_PACKAGES, LAYER_SOURCE, LAYER_ZIP, build_layer
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / ".chalice" / "config.json"
 MERGE_TEMPLATE = ROOT / "infra" / "tenant-stack.yaml"
 IAM_POLICY = ROOT / "infra" / "iam-policy.json"
-LAYER_SOURCE = ROOT / "layers" / "mfa_core" / "python"
-REQUIREMENTS = ROOT / "requirements.txt"
 
 TEMPLATE_NAME = "sam.yaml"
 FUNCTION_ZIP = "deployment.zip"
-LAYER_ZIP = "mfa-core-layer.zip"  # the name infra/tenant-stack.yaml's ContentUri gives
 MAX_FUNCTION_ZIP_BYTES = 1024 * 1024
 
-# What the Lambda runtime (python3.11 on Amazon Linux 2, glibc 2.26) can load.
-PYTHON_VERSION = "3.11"
-PLATFORM = "manylinux2014_x86_64"
-# In the layer, not the function: a copy in the function would shadow the layer's.
-LAYER_PACKAGES = {"mfa_core"}
 # Never deployed: the local run's token minting. A stage that sets MFA_DEV_MODE=1 by mistake then
 # fails at start-up instead of serving tokens signed with the well-known dev secret.
 DEV_ONLY = {"functions/dev.py"}
@@ -66,7 +57,6 @@ STAGE_DEFAULTS = {"lambda_memory_size": 512, "lambda_timeout": 15, "log_retentio
 TENANT_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 REFERENCE_RE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z0-9.]+))?\}")
 ORIGIN_RE = re.compile(r"https://[a-z0-9.-]+(:[0-9]+)?|http://(localhost|127\.0\.0\.1)(:[0-9]+)?")
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same code gives the same zip (and no new layer version)
 
 
 class PackageError(RuntimeError):
@@ -139,74 +129,7 @@ def update_config(config_path: Path, tenant: str, **options) -> dict:
     return stages[tenant]
 
 
-# -- 2. the layer ----------------------------------------------------------------------------------------
-
-
-def runtime_dependencies(cache: Path, requirements: Path = REQUIREMENTS) -> Path:
-    """requirements.txt installed for the Lambda runtime, cached by its content: the layer's site dir."""
-    args = ["--platform", PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION]
-    args += ["--only-binary=:all:", "--no-compile"]
-    key = hashlib.sha256(requirements.read_bytes() + " ".join(args).encode()).hexdigest()[:16]
-    target = cache / "layer-deps" / key
-    if target.is_dir():
-        return target
-    partial = target.with_name(f"{key}.{os.getpid()}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(partial)]
-        + args
-        + ["-r", str(requirements)],
-        check=True,
-    )
-    # Console scripts carry this machine's interpreter path and are never run in Lambda.
-    shutil.rmtree(partial / "bin", ignore_errors=True)
-    _compile(partial)
-    try:
-        partial.rename(target)
-    except OSError:  # another packaging run finished the same build first
-        shutil.rmtree(partial)
-    return target
-
-
-def _compile(directory: Path) -> None:
-    """Bytecode for the runtime's Python, so a cold start does not compile (the layer is read-only).
-
-    Unchecked hashes: valid whatever the zip's timestamps; named as Lambda mounts them (/opt/python)."""
-    if sys.version_info[:2] != tuple(int(p) for p in PYTHON_VERSION.split(".")):
-        return
-    compileall.compile_dir(
-        directory,
-        ddir="/opt/python",
-        quiet=2,
-        workers=1,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
-
-
-def build_layer(out: Path, work: Path, cache: Path) -> Path:
-    """The layer zip: python/ = mfa_core + the runtime dependencies."""
-    core = work / "layer" / "python"
-    shutil.rmtree(core.parent, ignore_errors=True)
-    for name in sorted(LAYER_PACKAGES):
-        shutil.copytree(LAYER_SOURCE / name, core / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    _compile(core)
-    write_zip(out, [(runtime_dependencies(cache), "python"), (core, "python")])
-    return out
-
-
-def write_zip(out: Path, trees: Iterable[tuple[Path, str]]) -> None:
-    files = {}
-    for tree, prefix in trees:
-        for path in tree.rglob("*"):
-            if path.is_file():
-                files[f"{prefix}/{path.relative_to(tree).as_posix()}"] = path
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (0o755 if os.access(files[name], os.X_OK) else 0o644) << 16
-            zf.writestr(info, files[name].read_bytes())
+# -- 2. the layer (infra/layer.py) -----------------------------------------------------------------------
 
 
 # -- 3. the function -------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from infra.local import contract_gateway_class  # noqa: E402
 from infra.resources import create_key, create_table, create_topic  # noqa: E402
 from mfa_core import runtime, totp  # noqa: E402
 from mfa_core.config import DEV_SECRET  # noqa: E402
+from tests.contract import contract  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = 1_800_000_000.0  # a fixed "now" (2027-01-15) that tests move by hand
@@ -75,7 +76,8 @@ class Clock:
 
 
 class Api:
-    """The Chalice test client with JSON in and out, and a token per call."""
+    """The Chalice test client with JSON in and out, and a token per call. Every exchange is checked against
+    openapi.yaml (tests/contract.py): an answer or request it does not describe fails the test."""
 
     def __init__(self, client: Client, clock: Clock) -> None:
         self.client = client
@@ -90,6 +92,7 @@ class Api:
         sent.update(headers or {})
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         response = self.client.http.request(method, path, headers=sent, body=data)
+        contract().check(method, path, sent, data, response.status_code, response.headers, response.body)
         response.json = json.loads(response.body) if response.body else None
         return response
 

@@ -2,7 +2,7 @@
 IMAP/SMTP gateway's check, right and wrong, and creating one) and a verify that trusts the device.
 
 The others are asserted in test_storage_crypto.py (policy, enroll, confirm, logon, verify warm and
-first in a new container, a wrong code, delete) and test_api_logon_story.py (logon with a device)."""
+first in a new container, a wrong code, delete) and test_api_trusted_devices.py (logon with a device)."""
 
 import pytest
 

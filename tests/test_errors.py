@@ -81,8 +81,8 @@ def test_each_error_is_documented_under_its_own_status_and_no_other():
 
 
 def test_the_page_has_a_message_for_each_error_in_both_languages():
-    strings = Path(ROOT, "web", "i18n.js").read_text()
-    english, chinese = strings.split('"zh-CN": {')
+    english = Path(ROOT, "web", "i18n-en.js").read_text()
+    chinese = Path(ROOT, "web", "i18n-zh-CN.js").read_text()
     for code in ERRORS:
         assert f'"error.{code}":' in english, f"no English message for {code}"
         assert f'"error.{code}":' in chinese, f"no Chinese message for {code}"

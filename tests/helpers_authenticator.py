@@ -1,0 +1,22 @@
+"""What the authenticator and logon-verify tests share: the policy on, a verify, the mfa_token's claims."""
+
+import jwt
+
+from mfa_core.config import DEV_SECRET
+
+LOGON = "mfa:logon"
+
+
+def turn_on(api, **policy):
+    r = api.as_user("PUT", "/v1/policy", {"two_factor": "on", **policy}, user="admin@example.com", scope="mfa:admin")
+    assert r.status_code == 200, r.json
+
+
+def verify(api, code, *, user="alice@example.com", **extra):
+    return api.as_user("POST", "/v1/logon/verify", {"code": code, **extra}, user=user, scope=LOGON)
+
+
+def mfa_claims(token):
+    return jwt.decode(
+        token, DEV_SECRET, algorithms=["HS256"], audience="mail", options={"verify_exp": False, "verify_iat": False}
+    )

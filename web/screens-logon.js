@@ -1,0 +1,148 @@
+// Logon screens: the (simulated) password step, logon verification, Method 1's attach-or-skip, the result handed back.
+"use strict";
+
+const LOGON_VIEWS = {
+  // -- Logon: the password step is the mail product's; the local run simulates it
+  logon_password: () => ({
+    title: "logon.password_title",
+    crumbs: ["crumb.logon"],
+    body: h("div", null,
+      h("h2", null, t("logon.password_title")),
+      h("div", { class: "card" },
+        h("p", { class: "hint" }, t("logon.simulated")),
+        form("password-form", async (el) => {
+          requiredValue(el, "logon-password", t("error.enter_password"));
+          await startLogon();
+        },
+        field("logon-user", t("label.mailbox"), h("input", { type: "email", value: state.claims.sub || "", readonly: true, autocomplete: "username" })),
+        field("logon-password", t("label.password"), h("input", { type: "password", autocomplete: "current-password", "data-main": true })),
+        h("div", { class: "buttons" }, h("button", { type: "submit" }, t("button.log_on")))))),
+  }),
+
+  logon: () => {
+    const v = state.v;
+    const mode = v.mode;
+    const parts = [];
+    const trust = v.trusted_device_allowed
+      ? checkbox("logon-trust", t("label.trust"), false, t("hint.trust")) : null;
+    const verifyButton = h("div", { class: "buttons" }, h("button", { type: "submit" }, t("button.verify")));
+    if (mode === "authenticator") {
+      parts.push(h("p", null, t("logon.lead_authenticator")));
+      parts.push(form("logon-form", verifyCode, codeField("logon-code", t("label.code")), trust, verifyButton));
+    } else if (mode === "phone") {
+      parts.push(h("p", null, t("logon.lead_phone")));
+      if (v.sent) {
+        parts.push(h("p", { class: "note" }, t("phone.sent", { number: v.sent })));
+        parts.push(form("logon-form", verifyCode, codeField("logon-code", t("label.sms_code")), trust, verifyButton));
+      }
+      parts.push(h("div", { class: "buttons" }, button(v.sent ? t("button.send_again") : t("button.send_code"), sendLogonSms, v.sent ? "secondary" : null)));
+    } else {
+      parts.push(h("p", null, t("logon.lead_recovery")));
+      parts.push(form("logon-form", verifyCode, recoveryField("logon-recovery"), trust, verifyButton));
+    }
+    const other = (target, key) => h("button", {
+      type: "button", class: "link",
+      onclick: () => { state.v.mode = target; render({ focus: target === "phone" ? null : "input[data-main]" }); },
+    }, t(key));
+    const alternatives = [];
+    if (mode !== "authenticator" && v.methods.includes("authenticator")) alternatives.push(other("authenticator", "logon.use_authenticator"));
+    if (mode !== "phone" && v.methods.includes("phone")) alternatives.push(other("phone", "logon.use_sms"));
+    if (mode !== "recovery_code" && v.methods.includes("authenticator")) alternatives.push(other("recovery_code", "logon.use_recovery"));
+    return {
+      title: "logon.title",
+      crumbs: ["crumb.logon"],
+      body: h("div", null,
+        h("h2", null, t("logon.title")),
+        h("div", { class: "card" }, parts, alternatives.length ? h("div", { class: "alt" }, alternatives) : null)),
+    };
+  },
+
+  // Method 1: no factor yet, attach one now (or skip while the grace period runs)
+  logon_enroll: () => {
+    const v = state.v;
+    return {
+      title: "logon.title",
+      crumbs: ["crumb.logon"],
+      body: h("div", null,
+        h("h2", null, t("logon.title")),
+        h("div", { class: "card" },
+          h("h3", null, t("enroll.title")),
+          h("p", null, t(v.methods.includes("authenticator") ? "enroll.lead" : "enroll.lead_phone")),
+          h("div", { class: "buttons" },
+            v.methods.includes("authenticator") ? button(t("button.attach_authenticator"), () => startAttach(true)) : null,
+            v.methods.includes("phone") ? button(t("button.attach_phone"), async () => go("phone", { mode: "attach", method1: true }), "secondary") : null),
+          v.skippable ? h("div", { class: "later" }, h("p", { class: "hint" }, t("enroll.grace", { date: dateText(v.grace_until, "date") })),
+            h("div", { class: "buttons" }, button(t("button.skip"), skipEnroll, "secondary"))) : null)),
+    };
+  },
+
+  logon_done: () => {
+    const v = state.v;
+    const amr = (v.claims.amr || [])[0];
+    const how = v.how || { device: "done.device", none: "done.none", otp: "done.verified", sms: "done.verified", recovery: "done.verified" }[amr] || "done.verified";
+    return {
+      title: "done.title",
+      crumbs: ["crumb.logon"],
+      body: h("div", null,
+        h("h2", { class: "success" }, t("done.title")),
+        h("div", { class: "card" },
+          h("p", null, t(how)),
+          v.deviceExpires ? h("p", null, t("done.trusted", { date: dateText(v.deviceExpires, "date") })) : null,
+          h("p", { class: "hint" }, t("done.handoff")),
+          state.dev ? h("details", null,
+            h("summary", null, t("done.result")),
+            h("dl", { class: "facts" },
+              h("dt", null, "amr"), h("dd", { id: "done-amr" }, (v.claims.amr || []).join(" ")),
+              h("dt", null, "sub"), h("dd", null, v.claims.sub || ""),
+              h("dt", null, "exp"), h("dd", null, v.claims.exp ? dateText(new Date(v.claims.exp * 1000).toISOString()) : "")),
+            h("p", { class: "token mono" }, v.mfaToken)) : null,
+          state.dev ? h("div", { class: "buttons" }, button(t("button.log_on_again"), async () => go("logon_password"))) : null)),
+    };
+  },
+};
+
+function deviceKey() {
+  return "mfa.device." + state.claims.tenant + "." + state.claims.sub;
+}
+
+async function startLogon() {
+  const deviceToken = stored(deviceKey());
+  const decision = (await api("POST", "v1/logon", deviceToken ? { device_token: deviceToken } : {})).data;
+  if (decision.next === "done") {
+    return logonDone(decision.mfa_token, {});
+  }
+  if (deviceToken) store(deviceKey(), null); // it no longer counts (expired, revoked, or the policy changed)
+  if (decision.next === "verify") {
+    return go("logon", { ...decision, mode: decision.methods[0] === "phone" ? "phone" : "authenticator" });
+  }
+  go("logon_enroll", decision);
+}
+
+async function verifyCode(el) {
+  const mode = state.v.mode;
+  const code = mode === "recovery_code" ? requiredValue(el, "logon-recovery", t("error.enter_recovery")) : requiredValue(el, "logon-code");
+  const trust = $("#logon-trust", el);
+  const result = (await api("POST", "v1/logon/verify", { method: mode, code, trust_device: !!(trust && trust.checked) })).data;
+  if (result.device_token) store(deviceKey(), result.device_token);
+  logonDone(result.mfa_token, { deviceExpires: result.device_expires_at });
+}
+
+async function sendLogonSms() {
+  const sent = (await api("POST", "v1/logon/sms", {})).data;
+  state.v.sent = sent.number;
+  render({ focus: "#logon-code" });
+  refreshOutbox();
+}
+
+async function skipEnroll() {
+  const result = (await api("POST", "v1/logon/skip", {})).data;
+  logonDone(result.mfa_token, { how: "done.skipped" });
+}
+
+function logonDone(mfaToken, extra) {
+  const claims = decodeClaims(mfaToken);
+  go("logon_done", { mfaToken, claims, ...extra });
+  // The mail product that opened the page (frame or window) gets the result; it checks the token itself.
+  const target = window.parent !== window ? window.parent : window.opener;
+  if (state.handoff && target) target.postMessage({ type: "mfa:logon-complete", mfa_token: mfaToken }, state.handoff);
+}
