@@ -133,6 +133,7 @@ def run(runs: int) -> dict:
     resources.create_key(boto3.client("kms"))
     if hasattr(resources, "create_topic"):
         os.environ["MFA_TOPIC_ARN"] = resources.create_topic(boto3.client("sns"))
+    os.environ["MFA_SIGNING_KEY_ARN"] = resources.create_signing_key(boto3.client("secretsmanager"))
     from app import app
 
     users = [f"cold{i}@example.com" for i in range(2 * runs + 2)]

@@ -35,7 +35,7 @@ UNSET = (
     "AWS_PROFILE",
     "MFA_DEV_MODE",
     "MFA_JWT_PUBLIC_KEY",
-    "MFA_JWT_SIGNING_KEY",
+    "MFA_SIGNING_KEY_ARN",
     "MFA_TENANT",
     "MFA_TOPIC_ARN",
 )
@@ -247,6 +247,7 @@ def stack():
         create_key(boto3.client("kms"))
         if hasattr(resources, "create_topic"):  # notifications (issue 3): counted as SNS calls once they exist
             os.environ["MFA_TOPIC_ARN"] = resources.create_topic(boto3.client("sns"))
+        os.environ["MFA_SIGNING_KEY_ARN"] = resources.create_signing_key(boto3.client("secretsmanager"))
         runtime.reset()
         clock = Clock()
         runtime.current().clock = clock

@@ -68,7 +68,8 @@ def from_dist() -> dict | None:
 
 def from_chalice_package(timeout_s: int = 600) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
-    env |= {"MFA_JWT_SECRET": "packaging-only-" + "x" * 32, "AWS_DEFAULT_REGION": "us-east-1"}
+    env |= {"MFA_JWT_SECRET": "packaging-only-" + "x" * 32, "AWS_DEFAULT_REGION": "us-east-1",
+            "MFA_SIGNING_KEY_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:mfa-signing-key"}
     chalice = str(Path(sys.executable).with_name("chalice"))
     with tempfile.TemporaryDirectory() as out:
         done = subprocess.run(  # noqa: S603 (our own venv's chalice, fixed arguments)

@@ -24,7 +24,9 @@ def dev_token(settings: Settings, user: str, tenant: str, scope: str, now: float
         "iat": int(now),
         "exp": int(now) + DEV_TOKEN_SECONDS,
     }
-    return jwt.encode(claims, settings.jwt_signing_key, algorithm=settings.jwt_algorithm)
+    if settings.jwt_algorithm != "HS256":
+        raise InvalidRequest("Dev tokens are signed with the shared secret: this run verifies by a public key.")
+    return jwt.encode(claims, settings.jwt_verify_key, algorithm="HS256")
 
 
 @endpoint(bp, "/v1/dev/token", "POST")

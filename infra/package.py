@@ -50,6 +50,7 @@ RESOURCE_ENV = {
     "MFA_KMS_KEY_ID": "${MfaKey}",
     "MFA_TOPIC_ARN": "${MfaTopic}",
     "MFA_JWT_SECRET_ARN": "${MfaJwtSecret}",
+    "MFA_SIGNING_KEY_ARN": "${MfaSigningKey}",
 }
 # Values that must never sit in a stage: secrets, and the local run's switches.
 FORBIDDEN_ENV = ("MFA_JWT_SECRET", "MFA_JWT_SIGNING_KEY", "MFA_DEV_MODE")

@@ -1,4 +1,4 @@
-"""The cloud resources the service needs (table, key, topic), created in moto for the local run and tests.
+"""The cloud resources the service needs (table, key, topic, signing keys), created in moto for the local run and tests.
 
 The deployed stack declares the same table in CloudFormation (PK/SK strings, TTL on `purge_at`)."""
 
@@ -37,3 +37,10 @@ def create_key(kms) -> str:
 def create_topic(sns, name: str = TOPIC_NAME) -> str:
     """The notifications topic; returns its ARN (what MFA_TOPIC_ARN names)."""
     return sns.create_topic(Name=name)["TopicArn"]
+
+
+def create_signing_key(secretsmanager, name: str = "mfa-signing-key") -> str:
+    """A secret holding one new mfa_token signing key (what MFA_SIGNING_KEY_ARN names); returns its ARN."""
+    from mfa_core import signing
+
+    return secretsmanager.create_secret(Name=name, SecretString=signing.to_secret(signing.new_key()))["ARN"]

@@ -227,6 +227,16 @@ def live(engine):
     runtime.reset()
 
 
+def mfa_claims(token: str) -> dict:
+    """An mfa_token's claims, verified by the key its `kid` names in the JWKS the service publishes
+    (tests/test_jwks.py fetches that document over HTTP; here it is read from the same runtime)."""
+    keys = jwt.PyJWKSet.from_dict(runtime.current().keyring().jwks())
+    key = next(k for k in keys.keys if k.key_id == jwt.get_unverified_header(token)["kid"])
+    return jwt.decode(
+        token, key.key, algorithms=["ES256"], audience="mail", options={"verify_exp": False, "verify_iat": False}
+    )
+
+
 def code_for(otpauth_or_secret: str, now: float, *, algorithm="SHA1", digits=6, period=30, offset_steps=0) -> str:
     secret = otpauth_or_secret
     if secret.startswith("otpauth://"):

@@ -1,8 +1,4 @@
-"""What the authenticator and logon-verify tests share: the policy on, a verify, the mfa_token's claims."""
-
-import jwt
-
-from mfa_core.config import DEV_SECRET
+"""What the authenticator and logon-verify tests share: the policy on, a verify."""
 
 LOGON = "mfa:logon"
 
@@ -16,7 +12,3 @@ def verify(api, code, *, user="alice@example.com", **extra):
     return api.as_user("POST", "/v1/logon/verify", {"code": code, **extra}, user=user, scope=LOGON)
 
 
-def mfa_claims(token):
-    return jwt.decode(
-        token, DEV_SECRET, algorithms=["HS256"], audience="mail", options={"verify_exp": False, "verify_iat": False}
-    )

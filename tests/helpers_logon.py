@@ -2,10 +2,9 @@
 
 import re
 
-import jwt
 from moto.sns.models import sns_backends
 
-from mfa_core.config import DEV_SECRET
+from tests.conftest import mfa_claims
 
 LOGON = "mfa:logon"
 NUMBER = "+8613800001234"
@@ -27,8 +26,7 @@ def verify(api, code, user="alice@example.com", **extra):
 
 
 def amr(token):
-    return jwt.decode(token, DEV_SECRET, algorithms=["HS256"], audience="mail",
-                      options={"verify_exp": False, "verify_iat": False})["amr"]
+    return mfa_claims(token)["amr"]
 
 
 def last_sms(number=NUMBER):

@@ -2,8 +2,7 @@
 
 import jwt
 
-from mfa_core.config import DEV_SECRET
-from tests.conftest import attach, code_for
+from tests.conftest import attach, code_for, mfa_claims
 from tests.helpers_auth import assert_unauthorized, get_factors
 
 
@@ -19,14 +18,12 @@ def verified_mfa_token(api, user="alice@example.com") -> str:
 
 
 def decode_mfa_token(token: str) -> dict:
-    return jwt.decode(
-        token, DEV_SECRET, algorithms=["HS256"], audience="mail", options={"verify_exp": False, "verify_iat": False}
-    )
+    return mfa_claims(token)
 
 
 def test_mfa_token_after_verify_carries_the_logon_result(api):
     token = verified_mfa_token(api)
-    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    assert jwt.get_unverified_header(token)["alg"] == "ES256"
     decoded = decode_mfa_token(token)
     assert decoded["aud"] == "mail"
     assert decoded["sub"] == "alice@example.com"

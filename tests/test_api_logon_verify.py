@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.conftest import attach, code_for
-from tests.helpers_authenticator import LOGON, mfa_claims, turn_on, verify
+from tests.conftest import attach, code_for, mfa_claims
+from tests.helpers_authenticator import LOGON, turn_on, verify
 
 # --- the logon decision ----------------------------------------------------------------------
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 
-import jwt
 from playwright.sync_api import expect
 
 from mfa_core import runtime
-from mfa_core.config import DEV_SECRET
-from tests.conftest import make_token
+from tests.conftest import make_token, mfa_claims
 from tests.helpers_browser import new_page
 
 pytest_plugins = ["tests.helpers_browser"]  # the browser fixture
@@ -53,7 +51,7 @@ def test_embedded_by_the_mail_product_the_page_takes_the_fragments_token_and_pos
         expect(frame.locator("#devbar")).to_be_hidden()
         result = page.wait_for_function("window.mfaResult").json_value()
         assert result["type"] == "mfa:logon-complete"
-        claims = jwt.decode(result["mfa_token"], DEV_SECRET, algorithms=["HS256"], audience="mail")
+        claims = mfa_claims(result["mfa_token"])
         assert claims["sub"] == user and claims["tenant"] == tenant and claims["amr"] == ["none"]
         assert "token=" not in page.frames[1].url  # out of the address bar (and history) at once
         assert page.problems == []

@@ -11,6 +11,7 @@ import boto3
 import botocore.handlers
 import pytest
 
+from infra.resources import create_signing_key
 from mfa_core import runtime
 from tests.conftest import attach, code_for
 from tests.helpers_deploy import _policy, _secret_in_moto
@@ -30,7 +31,7 @@ ITEM_ACTIONS = {  # transactions are authorised item by item, with the single-it
     "ConditionCheck": "dynamodb:ConditionCheckItem",
     "Get": "dynamodb:GetItem",
 }
-SERVICE_RESOURCES = {"kms": "key", "secretsmanager": "token secret"}
+SERVICE_RESOURCES = {"kms": "key"}
 AWS_CALLS: set[tuple[str, str]] = set()  # (IAM action, the kind of resource it acts on)
 
 
@@ -45,6 +46,9 @@ def iam_needs(service: str, operation: str, params: dict) -> set[tuple[str, str]
     if service == "sns" and operation == "Publish":
         target = "topic" if "TopicArn" in params else "endpoint" if "TargetArn" in params else "phone number"
         return {("sns:Publish", target)}
+    if service == "secretsmanager":
+        signing = params.get("SecretId") == os.environ.get("MFA_SIGNING_KEY_ARN")
+        return {(f"{service}:{operation}", "signing-key secret" if signing else "token secret")}
     return {(f"{service}:{operation}", SERVICE_RESOURCES.get(service, f"a {service} resource"))}
 
 
@@ -80,6 +84,7 @@ POLICY_RESOURCES = {  # the policy's resources as the kinds calls are recorded w
     json.dumps({"Fn::Sub": "${MfaTable.Arn}/index/*"}): "table index",
     json.dumps({"Fn::GetAtt": ["MfaKey", "Arn"]}): "key",
     json.dumps({"Ref": "MfaJwtSecret"}): "token secret",
+    json.dumps({"Ref": "MfaSigningKey"}): "signing-key secret",
     json.dumps({"Ref": "MfaTopic"}): "topic",
     json.dumps({"Fn::GetAtt": ["ApiHandlerLogGroup", "Arn"]}): "log group",
 }
@@ -127,7 +132,7 @@ def aws_calls():
 
 def representative_flow(api) -> None:
     """The calls on a logon's path: admin policy, attach, logon with a wrong and a right code, a recovery
-    code, factors, then delete in a new container. With the token key read from Secrets Manager."""
+    code, factors, then delete in a new container. With the token and signing keys read from Secrets Manager."""
     admin = {"user": "admin@example.com", "scope": "mfa:admin"}
     r = api.as_user("PUT", "/v1/policy", {"two_factor": "on"}, **admin)
     assert r.status_code == 200, r.json
@@ -150,6 +155,7 @@ def representative_flow(api) -> None:
 
 def test_iam_policy_allows_exactly_the_aws_calls_the_code_makes(request, api, monkeypatch, aws_calls):
     monkeypatch.setenv("MFA_JWT_SECRET_ARN", _secret_in_moto())
+    monkeypatch.setenv("MFA_SIGNING_KEY_ARN", create_signing_key(boto3.client("secretsmanager")))
     runtime.reset()
     runtime.current().clock = api.clock
     representative_flow(api)

@@ -40,6 +40,7 @@ import chalice
 chalice.__path__.append(os.path.join(harness, "chalice"))  # the zip ships chalice/app.py only
 import boto3
 from moto import mock_aws
+from mfa_core import signing  # from the layer, as the function has it
 
 with mock_aws():
     boto3.client("dynamodb").create_table(TableName="acme-mfa", **spec["table"])
@@ -49,6 +50,8 @@ with mock_aws():
         "MfaTopic": boto3.client("sns").create_topic(Name="acme-notifications")["TopicArn"],
         "MfaJwtSecret": boto3.client("secretsmanager").create_secret(
             Name="acme-jwt", SecretString=spec["secret"])["ARN"],
+        "MfaSigningKey": boto3.client("secretsmanager").create_secret(
+            Name="acme-signing", SecretString=signing.to_secret(signing.new_key()))["ARN"],
     }
     env = {k: refs[v["Ref"]] if isinstance(v, dict) else v for k, v in spec["environment"].items()}
     os.environ.update(env)  # as Lambda sets them before the handler's module is imported

@@ -11,14 +11,14 @@ from mfa_core.config import ConfigError, Settings
 from tests.helpers_deploy import _secret_in_moto
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:mfa-jwt-AbCdEf"
-BASE = {"MFA_TABLE": "t", "MFA_KMS_KEY_ID": "k"}
+BASE = {"MFA_TABLE": "t", "MFA_KMS_KEY_ID": "k", "MFA_SIGNING_KEY_ARN": ARN + "-signing"}
 
 
 def test_secret_arn_is_a_key_source_that_is_read_later():
     settings = Settings.from_environ(BASE | {"MFA_JWT_SECRET_ARN": ARN})
     assert settings.jwt_secret_arn == ARN and settings.jwt_verify_key == "" and settings.jwt_algorithm == "HS256"
     resolved = settings.with_jwt_secret("s" * 64 + "\n")
-    assert resolved.jwt_verify_key == resolved.jwt_signing_key == "s" * 64
+    assert resolved.jwt_verify_key == "s" * 64
 
 
 def test_secret_arn_wins_over_the_dev_default_and_never_mixes_with_a_literal():
@@ -32,16 +32,18 @@ def test_a_short_secret_is_refused():
         Settings.from_environ(BASE | {"MFA_JWT_SECRET_ARN": ARN}).with_jwt_secret("short")
 
 
-def test_with_a_public_key_the_secret_holds_the_signing_key():
+def test_with_a_public_key_no_token_secret_is_read():
     env = BASE | {"MFA_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----",
-                  "MFA_JWT_ALGORITHM": "ES256", "MFA_JWT_SECRET_ARN": ARN}
+                  "MFA_JWT_ALGORITHM": "ES256"}
     settings = Settings.from_environ(env)
-    assert settings.jwt_algorithm == "ES256" and settings.jwt_signing_key == ""
-    pem = "-----BEGIN PRIVATE KEY-----\nBBBB\n-----END PRIVATE KEY-----"
-    assert settings.with_jwt_secret(pem).jwt_signing_key == pem
-    assert settings.with_jwt_secret(pem).jwt_verify_key.startswith("-----BEGIN PUBLIC KEY-----\nAAAA")
-    with pytest.raises(ConfigError, match="private PEM"):
-        settings.with_jwt_secret("x" * 64)
+    assert settings.jwt_algorithm == "ES256" and settings.jwt_verify_key.startswith("-----BEGIN PUBLIC KEY-----\nAAAA")
+    with pytest.raises(ConfigError, match="unset MFA_JWT_SECRET_ARN"):
+        Settings.from_environ(env | {"MFA_JWT_SECRET_ARN": ARN})
+
+
+def test_a_deployment_without_signing_keys_does_not_start():
+    with pytest.raises(ConfigError, match="MFA_SIGNING_KEY_ARN"):
+        Settings.from_environ({"MFA_TABLE": "t", "MFA_KMS_KEY_ID": "k", "MFA_JWT_SECRET": "s" * 40})
 
 
 def test_the_secret_is_read_once_per_container(api, monkeypatch):

@@ -73,14 +73,16 @@ def test_function_reads_its_resources_from_the_stack_and_its_key_from_secrets_ma
         "MFA_CORS_ORIGINS": "https://mail.acme.example",
         "MFA_JWT_SECRET_ARN": {"Ref": "MfaJwtSecret"},
         "MFA_KMS_KEY_ID": {"Ref": "MfaKey"},
+        "MFA_SIGNING_KEY_ARN": {"Ref": "MfaSigningKey"},
         "MFA_TABLE": {"Ref": "MfaTable"},
         "MFA_TENANT": "acme",
         "MFA_TOPIC_ARN": {"Ref": "MfaTopic"},
     }
-    secret = built.template()["Resources"]["MfaJwtSecret"]
-    assert secret["Type"] == "AWS::SecretsManager::Secret"
-    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
-    assert "SecretString" not in secret["Properties"]
+    for name in ("MfaJwtSecret", "MfaSigningKey"):
+        secret = built.template()["Resources"][name]
+        assert secret["Type"] == "AWS::SecretsManager::Secret"
+        assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+        assert "SecretString" not in secret["Properties"]
 
 
 def test_no_secret_or_local_setting_in_the_template_or_the_stage(built):
@@ -152,7 +154,7 @@ def test_second_tenant_is_an_independent_stack(built):
     assert "MFA_CORS_ORIGINS" not in env
     assert "acme" not in (built.globex / "sam.yaml").read_text()
     # No physical name is fixed: each stack's table, key, topic, secret and log group are its own.
-    for name in ("MfaTable", "MfaTopic", "MfaJwtSecret"):
+    for name in ("MfaTable", "MfaTopic", "MfaJwtSecret", "MfaSigningKey"):
         assert not {"TableName", "TopicName", "Name"} & set(globex["Resources"][name]["Properties"]), name
     assert globex["Resources"]["MfaKeyAlias"]["Properties"]["AliasName"] == {"Fn::Sub": "alias/${AWS::StackName}"}
     stages = json.loads(built.config.read_text())["stages"]

@@ -91,6 +91,7 @@ def test_a_token_key_that_cannot_be_read_is_503_not_500(api, monkeypatch):
     """A deployed container reads its token key from Secrets Manager at its first request."""
     monkeypatch.setenv("MFA_DEV_MODE", "0")
     monkeypatch.setenv("MFA_JWT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing")
+    monkeypatch.setenv("MFA_SIGNING_KEY_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-keys")
     runtime.reset()
     r = api.as_user("GET", "/v1/factors")
     assert r.status_code == 503 and r.json["error"] == "unavailable" and r.headers["Retry-After"] == "1"

@@ -100,7 +100,8 @@ def test_the_stage_root_without_a_slash_redirects_to_it(chalice_app, aws):
 
 def test_the_page_is_served_outside_dev_mode_too():
     code = "import app; print(sorted(p for p in app.app.routes if p == '/' or p.startswith('/assets')))"
-    env = {"MFA_TABLE": "mfa", "MFA_KMS_KEY_ID": "alias/mfa", "MFA_JWT_SECRET": "s" * 40}
+    env = {"MFA_TABLE": "mfa", "MFA_KMS_KEY_ID": "alias/mfa", "MFA_JWT_SECRET": "s" * 40,
+           "MFA_SIGNING_KEY_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:mfa-signing-key"}
     assert run_python(code, env=env).stdout.strip() == "['/', '/assets/{name}']"
 
 
@@ -125,7 +126,8 @@ def test_chalice_package_ships_the_page(tmp_path):
             shutil.copy2(target, copy)
     (project / "requirements.txt").write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_") and k != "AWS_ENDPOINT_URL"}
-    env |= {"MFA_JWT_SECRET": "packaging-only-" + "x" * 32, "AWS_DEFAULT_REGION": "us-east-1"}
+    env |= {"MFA_JWT_SECRET": "packaging-only-" + "x" * 32, "AWS_DEFAULT_REGION": "us-east-1",
+            "MFA_SIGNING_KEY_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:mfa-signing-key"}
     chalice = os.path.join(os.path.dirname(sys.executable), "chalice")
     result = subprocess.run([chalice, "package", "--stage", "dev", str(tmp_path / "out")], cwd=project, env=env,
                             capture_output=True, text=True, timeout=300)

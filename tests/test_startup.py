@@ -9,7 +9,11 @@ import pytest
 
 from tests.conftest import ROOT, run_python
 
-BASE = {"MFA_TABLE": "mfa", "MFA_KMS_KEY_ID": "alias/mfa"}
+BASE = {
+    "MFA_TABLE": "mfa",
+    "MFA_KMS_KEY_ID": "alias/mfa",
+    "MFA_SIGNING_KEY_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:mfa-signing-key",
+}
 
 
 def test_missing_token_key_stops_the_app_at_import():
@@ -31,10 +35,11 @@ def test_dev_routes_exist_only_in_dev_mode():
     assert run_python(code, env=BASE | {"MFA_DEV_MODE": "1"}).stdout.strip() == "['/v1/dev/outbox', '/v1/dev/token']"
 
 
-def test_public_key_without_a_signing_key_stops_the_app():
-    result = run_python("import app", env=BASE | {"MFA_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"}, check=False)
+def test_no_signing_keys_stop_the_app():
+    env = {k: v for k, v in BASE.items() if k != "MFA_SIGNING_KEY_ARN"} | {"MFA_JWT_SECRET": "s" * 40}
+    result = run_python("import app", env=env, check=False)
     assert result.returncode != 0
-    assert "MFA_JWT_SIGNING_KEY" in result.stderr
+    assert "MFA_SIGNING_KEY_ARN" in result.stderr
 
 
 def test_invalid_pinned_tenant_stops_the_app():
@@ -46,7 +51,8 @@ def test_invalid_pinned_tenant_stops_the_app():
 def package(tmp_path_factory):
     out = tmp_path_factory.mktemp("package")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
-    env |= {"MFA_JWT_SECRET": "packaging-only-" + "x" * 32, "AWS_DEFAULT_REGION": "us-east-1"}
+    env |= {"MFA_JWT_SECRET": "packaging-only-" + "x" * 32, "AWS_DEFAULT_REGION": "us-east-1",
+            "MFA_SIGNING_KEY_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:mfa-signing-key"}
     chalice = os.path.join(os.path.dirname(sys.executable), "chalice")
     subprocess.run(
         [chalice, "package", "--stage", "dev", str(out)],

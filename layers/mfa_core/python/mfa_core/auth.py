@@ -9,6 +9,7 @@ import jwt
 
 from .config import TENANT_RE, Settings
 from .errors import Forbidden, Unauthorized
+from .signing import KeyRing
 
 # The token scopes, named once: what each lets a caller do is API.md's "Tokens".
 LOGON = "mfa:logon"  # the logon's MFA step, right after the password
@@ -18,6 +19,7 @@ GATEWAY = "mfa:gateway"  # the IMAP/SMTP gateway checking app passwords
 SCOPES = frozenset({LOGON, SETTINGS, ADMIN, GATEWAY})
 MFA_TOKEN_SECONDS = 300
 LEEWAY_SECONDS = 30  # clock skew between the mail platform and us
+MAX_SID_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Caller:
     tenant: str
     user: str  # the mailbox address, ASCII lower-cased
     scopes: frozenset[str]
+    sid: str | None = None  # the mail platform's logon session, copied into the mfa_token
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
@@ -73,7 +76,10 @@ def authenticate(authorization: str | None, settings: Settings, scopes: tuple[st
     scope = claims["scope"]
     if user is None or not isinstance(tenant, str) or not TENANT_RE.fullmatch(tenant) or not isinstance(scope, str):
         raise Unauthorized()
-    caller = Caller(tenant=tenant, user=user, scopes=frozenset(scope.split()) & SCOPES)
+    sid = claims.get("sid")
+    if sid is not None and not (isinstance(sid, str) and 1 <= len(sid) <= MAX_SID_LENGTH):
+        raise Unauthorized()
+    caller = Caller(tenant=tenant, user=user, scopes=frozenset(scope.split()) & SCOPES, sid=sid)
     if settings.pinned_tenant is not None and tenant != settings.pinned_tenant:
         raise Forbidden("This deployment serves another tenant.")
     if not any(caller.has(s) for s in scopes):
@@ -89,8 +95,8 @@ def _current(claims: dict, now: float) -> bool:
     return exp + LEEWAY_SECONDS > now and iat - LEEWAY_SECONDS <= now and nbf - LEEWAY_SECONDS <= now
 
 
-def mfa_token(settings: Settings, caller: Caller, amr: str, now: float) -> str:
-    """The signed logon result the mail logon service checks before it opens a session."""
+def mfa_token(keys: KeyRing, caller: Caller, amr: str, now: float) -> str:
+    """The signed logon result the mail logon service checks (by the JWKS) before it opens a session."""
     issued = int(now)
     claims = {
         "aud": "mail",
@@ -101,4 +107,6 @@ def mfa_token(settings: Settings, caller: Caller, amr: str, now: float) -> str:
         "exp": issued + MFA_TOKEN_SECONDS,
         "jti": secrets.token_urlsafe(12),
     }
-    return jwt.encode(claims, settings.jwt_signing_key, algorithm=settings.jwt_algorithm)
+    if caller.sid is not None:
+        claims["sid"] = caller.sid
+    return keys.sign(claims)

@@ -13,13 +13,15 @@ from functools import cached_property
 
 from botocore.config import Config
 
-from .config import Settings, settings
+from . import signing
+from .config import ConfigError, Settings, settings
 from .crypto import Vault
-from .errors import aws_unavailable
+from .errors import Unavailable, aws_unavailable
 from .notify import Messenger
 from .storage.store import Store
 from .usecases.policies import Policies
 
+log = logging.getLogger(__name__)
 # Standard retries (with backoff) before a call counts as failed; short timeouts so a stuck call
 # fails within API Gateway's 29 s instead of hanging the logon.
 AWS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
@@ -32,6 +34,8 @@ class Runtime:
         self.settings = settings
         self.clock = clock
         self._aws_config = aws_config
+        self._keyring: tuple[float, signing.KeyRing] | None = None
+        self._keyring_lock = threading.Lock()
 
     def _client(self, name: str):
         import boto3
@@ -70,6 +74,42 @@ class Runtime:
     @cached_property
     def policies(self) -> Policies:
         return Policies(self.store)
+
+    def keyring(self) -> signing.KeyRing:
+        """The mfa_token signing keys: from the secret MFA_SIGNING_KEY_ARN names, read again every
+        signing.REFRESH_SECONDS (a failed re-read keeps the keys in hand); in the local run, a key made
+        when the container starts."""
+        now = self.clock()
+        held = self._keyring
+        if held is not None and (held[0] > now or self.settings.signing_key_arn is None):
+            return held[1]
+        with self._keyring_lock:
+            held = self._keyring
+            if held is None or held[0] <= now:
+                try:
+                    ring = self._read_keyring()
+                except Unavailable:
+                    if held is None:
+                        raise
+                    log.warning("signing keys not re-read: Secrets Manager failed; the keys in hand stay")
+                    ring = held[1]
+                self._keyring = held = (now + signing.REFRESH_SECONDS, ring)
+        return held[1]
+
+    def _read_keyring(self) -> signing.KeyRing:
+        if self.settings.signing_key_arn is None:
+            return signing.KeyRing(signing.new_key())
+        with aws_unavailable():
+            value = self.secretsmanager.get_secret_value(SecretId=self.settings.signing_key_arn)["SecretString"]
+        try:
+            return signing.from_secret(value)
+        except ConfigError as e:
+            log.error("no mfa_token can be signed: %s", e)
+            raise Unavailable() from e
+
+    @cached_property
+    def secretsmanager(self):
+        return self._client("secretsmanager")
 
     def build(self) -> Runtime:
         """Everything at once: cached_property is not thread-safe, so current() builds under its lock."""

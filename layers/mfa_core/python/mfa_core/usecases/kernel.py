@@ -70,7 +70,7 @@ class Request:
         self.ports.messenger.notify(event=name, tenant=self.tenant, user=self.user, at=self.now, ip=self.ctx.ip)
 
     def mfa_token(self, amr: str) -> str:
-        return mfa_token(self.ports.settings, self.caller, amr, self.now)
+        return mfa_token(self.ports.keyring(), self.caller, amr, self.now)
 
     def keyed_hash(self, purpose: str, value: str) -> str:
         """A code we only need to recognise, keyed for this tenant and bound to the user and purpose."""
