@@ -3,6 +3,7 @@ it is given in a file of the outbox folder, and sends nothing on."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -28,6 +29,8 @@ class _Keep:
 
 class Outbox:
     def __init__(self, folder: Path) -> None:
+        # aiosmtpd logs every SMTP line at INFO (recipients included): the run's log needs none of it.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.port = _free_port()
         self._controller = Controller(_Keep(folder), hostname="127.0.0.1", port=self.port)
         self._controller.start()
