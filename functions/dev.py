@@ -14,6 +14,18 @@ bp = Blueprint(__name__)
 DEV_TOKEN_SECONDS = 8 * 3600
 
 
+def claims_of(user: str, tenant: str, scope: str) -> tuple[str, str, str]:
+    """The claims of a dev token, each checked as the service will check it, with the reason when not."""
+    mailbox = normalize_user(user)
+    if mailbox is None:
+        raise InvalidRequest("user must be a mailbox address, like alice@example.com.")
+    if not TENANT_RE.fullmatch(tenant):
+        raise InvalidRequest("tenant must be lower-case letters, digits and hyphens, like demo.")
+    if not scope.strip() or not set(scope.split()) <= SCOPES:
+        raise InvalidRequest(f"scope must be one or more of: {' '.join(sorted(SCOPES))}.")
+    return mailbox, tenant, scope
+
+
 def dev_token(settings: Settings, user: str, tenant: str, scope: str, now: float) -> str:
     """A caller token as the mail platform would mint it, signed with this deployment's key."""
     claims = {
@@ -31,11 +43,11 @@ def dev_token(settings: Settings, user: str, tenant: str, scope: str, now: float
 
 @endpoint(bp, "/v1/dev/token", "POST")
 def token(call: Call) -> dict:
-    user = normalize_user(string_field(call.body, "user", max_length=254))
-    tenant = string_field(call.body, "tenant", max_length=63)
-    scope = string_field(call.body, "scope", max_length=200)
-    if user is None or not TENANT_RE.fullmatch(tenant) or not set(scope.split()) <= SCOPES or not scope.strip():
-        raise InvalidRequest("user, tenant and scope (from mfa:logon mfa:settings mfa:admin mfa:gateway) are required.")
+    user, tenant, scope = claims_of(
+        string_field(call.body, "user", max_length=254),
+        string_field(call.body, "tenant", max_length=63),
+        string_field(call.body, "scope", max_length=200),
+    )
     return {"token": dev_token(runtime.current().settings, user, tenant, scope, call.ctx.now)}
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -130,8 +131,28 @@ def create_resources() -> None:
     create_topic(boto3.client("sns"))
 
 
+def env_port(name: str, default: int) -> int:
+    """A port named by the environment; one line and exit when it is not a port."""
+    value = os.environ.get(name) or str(default)
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
+        sys.exit(f"{name}={value}: say a port number from 1 to 65535")
+    return int(value)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is no obstacle
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def main() -> None:
-    port = int(os.environ.get("PORT", "8000"))
+    port = env_port("PORT", 8000)
+    if not port_free(port):
+        sys.exit(f"make run: port {port} on 127.0.0.1 is taken: stop what uses it, or choose another (PORT=...)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("werkzeug", "botocore", "boto3"):
         logging.getLogger(noisy).setLevel(logging.ERROR)

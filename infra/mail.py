@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from infra.local import env_port, port_free
 from infra.mail_outbox import Outbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,16 +45,6 @@ DOVECOT_PACKAGES = "dovecot-imapd dovecot-submissiond"
 
 class Unavailable(Exception):
     """Dovecot cannot run here as asked; str() is one line for the person at the terminal."""
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Dovecot binds: TIME_WAIT is no obstacle
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def find_dovecot() -> str:
@@ -293,13 +284,6 @@ def start(run_dir: Path, *, service_url: str, imap_port: int, submission_port: i
         raise
 
 
-def _port(name: str, default: int) -> int:
-    value = os.environ.get(name) or str(default)
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise Unavailable(f"{name}={value}: say a port number")
-    return int(value)
-
-
 def _interrupt(_signum, _frame):
     raise KeyboardInterrupt
 
@@ -309,7 +293,8 @@ def main() -> None:
 
     run_dir = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else RUN_DIR
     try:
-        port, imap_port, submission_port = _port("PORT", 8000), _port("IMAP_PORT", 1143), _port("SUBMISSION_PORT", 1587)
+        port, imap_port = env_port("PORT", 8000), env_port("IMAP_PORT", 1143)
+        submission_port = env_port("SUBMISSION_PORT", 1587)
         if not port_free(port):
             raise Unavailable(f"port {port} on 127.0.0.1 is taken: choose another (PORT=...)")
         dovecot, outbox = start(run_dir, service_url=f"http://127.0.0.1:{port}", imap_port=imap_port,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
-from functions.dev import dev_token
+from functions.dev import claims_of, dev_token
 from infra.local import LOCAL_ENV
 from mfa_core.config import Settings
+from mfa_core.errors import InvalidRequest
 
 
 def main() -> None:
@@ -16,7 +18,11 @@ def main() -> None:
     parser.add_argument("--tenant", default="demo")
     parser.add_argument("--scope", default="mfa:settings")
     args = parser.parse_args()
-    print(dev_token(Settings.from_environ(LOCAL_ENV), args.user, args.tenant, args.scope, time.time()))
+    try:
+        user, tenant, scope = claims_of(args.user, args.tenant, args.scope)
+    except InvalidRequest as e:
+        sys.exit(f"make token: {e.message}")
+    print(dev_token(Settings.from_environ(LOCAL_ENV), user, tenant, scope, time.time()))
 
 
 if __name__ == "__main__":
