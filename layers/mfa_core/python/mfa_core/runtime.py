@@ -113,23 +113,19 @@ class Runtime:
 
     def build(self) -> Runtime:
         """Everything at once: cached_property is not thread-safe, so current() builds under its lock."""
+        self._read_token_key()
         self.store, self.vault, self.messenger, self.policies  # noqa: B018 - each is built on first access
         return self
 
-
-def with_token_key(settings: Settings, aws_config: Config = AWS_CONFIG) -> Settings:
-    """`settings` with the token key read from Secrets Manager when MFA_JWT_SECRET_ARN names one.
-
-    Read once, when the container builds its runtime, and kept for the container's life: a rotated
-    secret reaches new containers (redeploy, or wait for old ones to be recycled)."""
-    if settings.jwt_secret_arn is None:
-        return settings
-    import boto3
-
-    with aws_unavailable():
-        client = boto3.client("secretsmanager", config=aws_config)
-        secret = client.get_secret_value(SecretId=settings.jwt_secret_arn)["SecretString"]
-    return settings.with_jwt_secret(secret)
+    def _read_token_key(self) -> None:
+        """The HS256 secret from Secrets Manager when MFA_JWT_SECRET_ARN names one. Read once, when the
+        container builds its runtime, and kept for its life: a changed secret reaches new containers
+        (redeploy, or wait for old ones to be recycled)."""
+        if self.settings.jwt_secret_arn is None:
+            return
+        with aws_unavailable():
+            secret = self.secretsmanager.get_secret_value(SecretId=self.settings.jwt_secret_arn)["SecretString"]
+        self.settings = self.settings.with_jwt_secret(secret)
 
 
 _current: Runtime | None = None
@@ -141,7 +137,7 @@ def current() -> Runtime:
     if _current is None:
         with _lock:
             if _current is None:
-                _current = Runtime(with_token_key(settings())).build()
+                _current = Runtime(settings()).build()
     return _current
 
 
