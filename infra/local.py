@@ -13,10 +13,11 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from pathlib import Path
+
+from infra.processes import port_free
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_ENV = {
@@ -137,16 +138,6 @@ def env_port(name: str, default: int) -> int:
     if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 65536:
         sys.exit(f"{name}={value}: say a port number from 1 to 65535")
     return int(value)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is no obstacle
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def main() -> None:

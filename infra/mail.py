@@ -19,15 +19,16 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from infra.local import env_port, port_free
+from infra import processes
+from infra.local import env_port
 from infra.mail_outbox import Outbox
+from infra.processes import port_free
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / ".run" / "mail"
@@ -57,14 +58,6 @@ def find_dovecot() -> str:
         raise Unavailable(f"Dovecot {version or '?'} found; this integration needs 2.3 (its checkpassword passdb "
                           "is gone in 2.4)")
     return path
-
-
-def _die_with_parent():
-    """In the child before exec: Dovecot gets SIGTERM when the thread that started it dies, however it dies."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _mail_user() -> tuple[int, int, str, str, bool]:
@@ -220,12 +213,12 @@ class Dovecot:
         self.early = tempfile.TemporaryFile()  # what the master says before its log process runs
         self.process = subprocess.Popen([binary, "-F", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
                                         stdout=self.early, stderr=subprocess.STDOUT,
-                                        start_new_session=True, preexec_fn=_die_with_parent)
+                                        start_new_session=True, preexec_fn=processes.die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise Unavailable(f"Dovecot stopped at start: {self.last_fatal()}")
-            if all(_answers(port) for port in self.ports):
+            if all(processes.answers(port) for port in self.ports):
                 return self
             time.sleep(0.05)
         self.stop()
@@ -245,13 +238,7 @@ class Dovecot:
         """SIGTERM to the master, which stops its children; whatever of its group is left after that is killed."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        processes.stop(self.process)
         for _ in range(100):  # the children exit a moment after the master
             try:
                 os.killpg(self.process.pid, 0)
@@ -260,12 +247,6 @@ class Dovecot:
             time.sleep(0.02)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def start(run_dir: Path, *, service_url: str, imap_port: int, submission_port: int, **config) -> tuple[Dovecot, Outbox]:

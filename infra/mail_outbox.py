@@ -4,12 +4,13 @@ it is given in a file of the outbox folder, and sends nothing on."""
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+
+from infra.processes import free_port
 
 
 class _Keep:
@@ -31,15 +32,10 @@ class Outbox:
     def __init__(self, folder: Path) -> None:
         # aiosmtpd logs every SMTP line at INFO (recipients included): the run's log needs none of it.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
-        self.port = _free_port()
+        self.port = free_port()
         self._controller = Controller(_Keep(folder), hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
         self._controller.stop()
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

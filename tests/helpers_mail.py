@@ -23,18 +23,13 @@ from pathlib import Path
 
 import requests
 
+from infra.processes import free_port
 from mfa_core.config import DEV_SECRET
 from tests.conftest import ROOT, make_token
 
 ALICE = "alice@example.com"
 GATEWAY = "dovecot-local"  # infra/mail.py's gateway name: the `sub` of the tokens it signs
 _sources = itertools.count(10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def source_address() -> str:
@@ -67,22 +62,18 @@ def _said(error: Exception) -> bytes:
 
 def imap_login(port: int, user: str, password: str) -> tuple[str, bytes]:
     """(status, text) of IMAP LOGIN: ("OK", b"Logged in") or ("NO", b"[AUTHENTICATIONFAILED] ...")."""
-    client = IMAP(port)
-    try:
-        status, data = client.login(user, password)
-        return status, data[-1]
-    except imaplib.IMAP4.error as e:
-        return "NO", _said(e)
-    finally:
-        with contextlib.suppress(Exception):
-            client.logout()
+    return _imap_answer(port, lambda client: client.login(user, password))
 
 
 def imap_authenticate_plain(port: int, user: str, password: str) -> tuple[str, bytes]:
     """(status, text) of IMAP AUTHENTICATE PLAIN."""
+    return _imap_answer(port, lambda client: client.authenticate("PLAIN", lambda _: f"\0{user}\0{password}".encode()))
+
+
+def _imap_answer(port: int, log_in) -> tuple[str, bytes]:
     client = IMAP(port)
     try:
-        status, data = client.authenticate("PLAIN", lambda _: f"\0{user}\0{password}".encode())
+        status, data = log_in(client)
         return status, data[-1]
     except imaplib.IMAP4.error as e:
         return "NO", _said(e)

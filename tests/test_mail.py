@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from infra.mail import find_dovecot, start
+from infra.processes import free_port
 from tests.helpers_mail import (
     ALICE,
     IMAP,
@@ -27,7 +28,6 @@ from tests.helpers_mail import (
     _env,
     at_once,
     dovecot_master,
-    free_port,
     group_alive,
     imap_authenticate_plain,
     imap_login,

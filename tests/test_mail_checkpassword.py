@@ -17,9 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from infra.processes import free_port
 from mfa_core.config import DEV_SECRET
 from tests.conftest import ROOT
-from tests.helpers_mail import free_port
 
 SCRIPT = ROOT / "integrations" / "dovecot" / "mfa_checkpassword.py"
 PASSWORD = "abcd efgh ijkl mnop"
