@@ -26,7 +26,7 @@ The settings file holds `name = value` lines (`#` starts a comment):
     algorithm = HS256                      # or RS256, ES256 (default HS256)
     kid =                                  # optional `kid` header
     gateway = dovecot-imap1                # the token's `sub`, shown in the audit trail (default: dovecot)
-    timeout = 5                            # seconds for the whole check (default 5)
+    timeout = 5                            # seconds for each network step of the check (default 5)
 
 `url`, `key`, `algorithm` and `kid` may be given per tenant as `TENANT.url = ...` (one stack per tenant has
 one URL, and with HS256 its own secret); a tenant without its own uses the plain name.
@@ -39,7 +39,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import sys
 import time
 
@@ -202,52 +201,30 @@ def check(settings: dict, tenant: str, user: str, password: str) -> bool:
 
 
 def post(url: tuple[str, str, int, str], path: str, token: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-    """(status, body) of one HTTP/1.1 POST, the connection closed after it; the whole exchange within
-    `timeout` seconds."""
+    """(status, body) of one POST by the standard library's HTTP client; `timeout` seconds for each step
+    (connect, send, each read)."""
+    import http.client  # with ssl below: only imported here, where a check is really sent
+
     scheme, host, port, base = url
-    deadline = time.monotonic() + timeout
-    with socket.create_connection((host, port), timeout=timeout) as connection:
-        if scheme == "https":
-            import ssl  # only here: it costs start-up time
+    if scheme == "https":
+        import ssl
 
-            connection.settimeout(max(0.001, deadline - time.monotonic()))
-            connection = ssl.create_default_context().wrap_socket(connection, server_hostname=host)
-        named = f"[{host}]" if ":" in host else host
-        default = 443 if scheme == "https" else 80
-        head = (f"POST {base.rstrip('/')}{path} HTTP/1.1\r\nHost: {named if port == default else f'{named}:{port}'}\r\n"
-                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\nUser-Agent: mfa-checkpassword\r\n\r\n")
-        connection.sendall(head.encode() + body)
-        response = bytearray()
-        while len(response) <= MAX_ANSWER:
-            connection.settimeout(max(0.001, deadline - time.monotonic()))
-            chunk = connection.recv(MAX_ANSWER)
-            if not chunk:
-                break
-            response += chunk
-    head, _, content = bytes(response).partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    if not version.startswith("HTTP/1.") or not rest[:3].isdigit():
-        raise ValueError("not an HTTP answer")
-    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        content = _unchunk(content)
-    elif headers.get("content-length", "").isdigit():
-        content = content[: int(headers["content-length"])]
-    return int(rest[:3]), content
-
-
-def _unchunk(content: bytes) -> bytes:
-    body = bytearray()
-    while content:
-        size, _, content = content.partition(b"\r\n")
-        size = int(size.split(b";")[0], 16)
-        if size == 0:
-            break
-        body += content[:size]
-        content = content[size + 2 :]
-    return bytes(body)
+        connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "User-Agent": "mfa-checkpassword",
+    }
+    try:
+        connection.request("POST", f"{base.rstrip('/')}{path}", body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read(MAX_ANSWER)
+    except http.client.HTTPException as e:
+        raise ValueError("not an HTTP answer") from e
+    finally:
+        connection.close()
 
 
 def main(argv: list[str]) -> int:
