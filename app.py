@@ -1,17 +1,13 @@
-"""The Chalice app: registers the blueprints and the error mapping, nothing else."""
+"""The whole service as one Chalice app, for `make run`, the tests and `chalice package` (which reads the
+routes from it); each deployed function serves one group of it (functions/handlers.py)."""
 
-from chalice import Chalice
-
-from functions import confirm, delete, enroll, gateway, health, http, page, policy, settings, verify
+from functions.handlers import GROUPS, chalice_app
 from mfa_core.config import settings as read_settings
 
 # Read and validate the configuration now: a deployment without a token key stops at start-up.
 SETTINGS = read_settings()
 
-app = Chalice(app_name="mfa")
-app.register_middleware(http.contract_errors, "http")
-for handler in (health, enroll, confirm, verify, delete, settings, gateway, policy, page):
-    app.register_blueprint(handler.bp)
+app = chalice_app(*GROUPS)
 if SETTINGS.dev_mode:
     from functions import dev
 

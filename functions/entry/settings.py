@@ -1,0 +1,5 @@
+"""Lambda entry of the settings function: the remaining routes: health, the public documents, factors, devices, recovery codes, app passwords and their check, the web page."""
+
+from functions.handlers import lambda_app
+
+app = lambda_app("settings")
