@@ -5,10 +5,7 @@ POST /v1/logon/verify (the code). Every price and assumption is returned next to
 
 from __future__ import annotations
 
-import json
 import math
-
-from bench.harness import ROOT
 
 # us-east-1 list prices (USD), as AWS published them in 2025; not re-checked from this machine.
 PRICES = {
@@ -26,21 +23,13 @@ DYNAMODB_CALL_MS = 6.0  # assumed in-region round trip of one small DynamoDB cal
 KMS_CALL_MS = 10.0
 LAMBDA_PLATFORM_LOG_BYTES = 300  # START, END and REPORT lines per invocation
 COLD_START_RATE = 0.01  # assumed: one invocation in a hundred starts a new container
-CHALICE_DEFAULT_MEMORY_MB = 128
 
 
 def memory_mb() -> tuple[int, str]:
-    """The function's memory: the dev stage's, else the per-tenant packaging default, else Chalice's."""
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    stage = config.get("stages", {}).get("dev", {})
-    if "lambda_memory_size" in stage or "lambda_memory_size" in config:
-        return stage.get("lambda_memory_size", config.get("lambda_memory_size")), ".chalice/config.json"
-    try:
-        from infra.package import STAGE_DEFAULTS
+    """The verify function's memory, as infra/package.py deploys it."""
+    from infra.package import MEMORY_MB
 
-        return STAGE_DEFAULTS["lambda_memory_size"], "infra/package.py STAGE_DEFAULTS"
-    except (ImportError, KeyError):
-        return CHALICE_DEFAULT_MEMORY_MB, "Chalice's default"
+    return MEMORY_MB["verify"], "infra/package.py MEMORY_MB"
 
 
 def _invocation(calls: dict, own_ms: float, memory: int, log_bytes: float) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,6 @@ def _secret_in_moto(value: str = DEV_SECRET) -> str:
 
 @dataclass
 class Built:
-    config: Path
     acme: Path
     globex: Path
 
@@ -34,18 +32,15 @@ class Built:
         return yaml.safe_load((getattr(self, tenant) / pkg.TEMPLATE_NAME).read_text())
 
 
-# Packaged once per session (acme, then globex, sharing one layer build) into a temporary folder with a
-# copy of the Chalice config; the layer's wheels are cached under build/. The test modules load it with
-# `pytest_plugins = ["tests.helpers_deploy"]`: a session fixture imported by name into several modules
-# would be built once per module.
+# Packaged once per session (acme, then globex, sharing one layer build) into a temporary folder; the layer's
+# wheels are cached under build/. The test modules load it with `pytest_plugins = ["tests.helpers_deploy"]`:
+# a session fixture imported by name into several modules would be built once per module.
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Built:
     root = tmp_path_factory.mktemp("deploy")
-    config = root / "config.json"
-    shutil.copy(ROOT / ".chalice" / "config.json", config)
     work = root / "work"
     layer = pkg.build_layer(work / pkg.LAYER_ZIP, work, ROOT / "build")
     out = root / "dist"
-    acme = pkg.package("acme", out, config_path=config, work=work, layer=layer, cors_origins="https://mail.acme.example")
-    globex = pkg.package("globex", out, config_path=config, work=work, layer=layer)
-    return Built(config, acme, globex)
+    acme = pkg.package("acme", out, work=work, layer=layer, cors_origins="https://mail.acme.example")
+    globex = pkg.package("globex", out, work=work, layer=layer)
+    return Built(acme, globex)

@@ -21,7 +21,8 @@ def _names(path: Path) -> list[str]:
 def test_the_tenant_dir_holds_the_template_and_both_zips(built):
     assert sorted(p.name for p in built.acme.iterdir()) == ["deployment.zip", "mfa-core-layer.zip", "sam.yaml"]
     resources = built.template()["Resources"]
-    assert resources["APIHandler"]["Properties"]["CodeUri"] == "./deployment.zip"
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == 6 and all(f["Properties"]["CodeUri"] == "./deployment.zip" for f in functions)
     assert resources["MfaCoreLayer"]["Properties"]["ContentUri"] == "./mfa-core-layer.zip"
 
 
@@ -41,13 +42,21 @@ def test_function_zip_is_small_and_holds_only_the_handlers_and_chalice(built):
     assert path.stat().st_size < 1024 * 1024
     names = _names(path)
     tops = {n.split("/")[0] for n in names}
-    assert tops == {"app.py", "functions", "chalice"} | (tops & {"chalicelib"}) | _vendored_tops()
+    assert tops == {"app.py", "__pycache__", "functions", "chalice"} | (tops & {"chalicelib"}) | _vendored_tops()
     for module in ("http", "enroll", "confirm", "verify", "delete", "policy", "settings", "gateway", "health"):
         assert f"functions/{module}.py" in names
     assert "functions/dev.py" not in names  # the local run's token minting is never deployed
     assert not any(n.endswith((".dist-info/METADATA", ".so")) for n in names)  # no wheel at all
     forbidden = ("boto3", "botocore", "moto", "PIL", "tests", "mfa_core", "jwt", "cryptography", "qrcode", "infra")
     assert not tops & set(forbidden)
+    # Bytecode for the runtime's Python beside every module, as Lambda mounts the code (/var/task).
+    sources = [n for n in names if n.endswith(".py")]
+    for source in sources:
+        folder, _, module = source.rpartition("/")
+        compiled = f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.cpython-313.pyc"
+        assert compiled in names, source
+    with zipfile.ZipFile(path) as zf:
+        assert b"/var/task/functions/verify.py" in zf.read("functions/__pycache__/verify.cpython-313.pyc")
 
 
 def _vendored_tops() -> set[str]:
@@ -63,9 +72,11 @@ def test_layer_zip_holds_mfa_core_and_the_runtime_wheels_for_lambda(built):
     assert {"mfa_core", "jwt", "cryptography", "pyotp", "qrcode", "png.py"} <= tops
     for module in ("totp", "crypto", "storage/store", "auth", "config", "runtime", "usecases/logon"):
         assert f"python/mfa_core/{module}.py" in names
+        folder, _, name = module.rpartition("/")
+        assert f"python/mfa_core/{folder + '/' if folder else ''}__pycache__/{name}.cpython-313.pyc" in names
     assert not tops & {"boto3", "botocore", "moto", "PIL", "pillow", "tests", "bin", "functions", "chalice"}
     assert not [n for n in names if "/tests/" in n and n.startswith("python/mfa_core")]
-    # Binary wheels for the runtime: CPython 3.11 (or the stable ABI), glibc <= 2.26 (Amazon Linux 2), x86_64.
+    # Binary wheels for the runtime: CPython 3.13 (or the stable ABI), glibc <= 2.34 (Amazon Linux 2023), x86_64.
     with zipfile.ZipFile(path) as zf:
         wheels = {
             name: {line.split(":", 1)[1].strip() for line in zf.read(name).decode().splitlines() if line[:4] == "Tag:"}
@@ -86,6 +97,6 @@ def _runs_on_lambda(tag: str) -> bool:
         manylinux = int(platform.split("_")[2])
     return (
         manylinux is not None
-        and manylinux <= 26
-        and (abi == "cp311" or (abi == "abi3" and python.startswith("cp3") and int(python[3:]) <= 11))
+        and manylinux <= 34
+        and (abi == "cp313" or (abi == "abi3" and python.startswith("cp3") and int(python[3:]) <= 13))
     )

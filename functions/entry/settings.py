@@ -1,4 +1,5 @@
-"""Lambda entry of the settings function: the remaining routes: health, the public documents, factors, devices, recovery codes, app passwords and their check, the web page."""
+"""Lambda entry of the settings function: every other route (health and the public documents, factors,
+devices, recovery codes, app passwords and their check, the web page)."""
 
 from functions.handlers import lambda_app
 
