@@ -1,4 +1,5 @@
-"""The IAM policy (infra/iam-policy.json) against the AWS calls the code makes over the whole test session."""
+"""Each function's IAM role (infra/iam-policy.json) against the AWS calls its routes make over the whole test
+session: every call allowed, nothing granted that no test saw its own function call."""
 
 from __future__ import annotations
 
@@ -11,19 +12,22 @@ import boto3
 import botocore.handlers
 import pytest
 
+from infra import package as pkg
 from infra.resources import create_signing_key
 from mfa_core import runtime
-from tests.conftest import attach, code_for
-from tests.helpers_deploy import _policy, _secret_in_moto
+from tests.conftest import code_for
+from tests.helpers_deploy import _secret_in_moto
 
 # --- the AWS calls the code makes -------------------------------------------------------------------------
 
 # A botocore hook, installed when this module is collected (before any test runs), records every call made
-# from app.py, functions/ or mfa_core during the whole session, so a test of any module that makes a new
-# call (a new DynamoDB operation, an SNS publish) shows up here. Extend infra/iam-policy.json, the one file
-# that grants; a new kind of resource also needs a line in POLICY_RESOURCES below.
+# while a route runs (a functions/ frame on the stack) during the whole session, under the handler group
+# that serves the route, so a test of any route that makes a new call (a new DynamoDB operation, an SNS
+# publish) shows up here. Extend infra/iam-policy.json, the one file that grants; a new kind of resource
+# also needs a line in POLICY_RESOURCES below.
 
-APP_PACKAGES = {"app", "functions", "mfa_core"}  # what the Lambda runs; tests and infra/ are not the app
+ROUTES = pkg.routes_by_group()  # (path, method) -> group, as the deployed API sends them
+GROUPS = sorted(set(ROUTES.values()))
 ITEM_ACTIONS = {  # transactions are authorised item by item, with the single-item actions
     "Put": "dynamodb:PutItem",
     "Update": "dynamodb:UpdateItem",
@@ -32,7 +36,8 @@ ITEM_ACTIONS = {  # transactions are authorised item by item, with the single-it
     "Get": "dynamodb:GetItem",
 }
 SERVICE_RESOURCES = {"kms": "key"}
-AWS_CALLS: set[tuple[str, str]] = set()  # (IAM action, the kind of resource it acts on)
+TENANT_DATA_KEY = {"Decrypt": "kms:Decrypt", "GenerateDataKey": "kms:GenerateDataKey"}
+AWS_CALLS: dict[str, set[tuple[str, str]]] = {group: set() for group in GROUPS}  # group -> (action, resource kind)
 
 
 def iam_needs(service: str, operation: str, params: dict) -> set[tuple[str, str]]:
@@ -49,6 +54,10 @@ def iam_needs(service: str, operation: str, params: dict) -> set[tuple[str, str]
     if service == "secretsmanager":
         signing = params.get("SecretId") == os.environ.get("MFA_SIGNING_KEY_ARN")
         return {(f"{service}:{operation}", "signing-key secret" if signing else "token secret")}
+    if service == "kms" and operation in TENANT_DATA_KEY:
+        # crypto.Vault loads the tenant's data key or, when the table has none yet, makes it: which of the two
+        # a container calls depends on what another function did first, so a function that needs one needs both.
+        return {(action, "key") for action in TENANT_DATA_KEY.values()}
     return {(f"{service}:{operation}", SERVICE_RESOURCES.get(service, f"a {service} resource"))}
 
 
@@ -57,18 +66,25 @@ def _table(params: dict) -> str:
     return f"{kind} index" if params.get("IndexName") else kind
 
 
-def _made_by_the_app() -> bool:
+def _serving_group() -> str | None:
+    """The group whose route is running, or None outside a route (a test calling mfa_core itself)."""
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_globals.get("__name__", "").split(".")[0] in APP_PACKAGES:
-            return True
+        if frame.f_globals.get("__name__", "").startswith("functions."):
+            break
         frame = frame.f_back
-    return False
+    if frame is None:
+        return None
+    from app import app
+
+    request = app.current_request
+    return ROUTES[(request.context["resourcePath"], request.method.lower())]
 
 
 def _record_call(params, model, **_) -> None:
-    if _made_by_the_app():
-        AWS_CALLS.update(iam_needs(model.service_model.signing_name, model.name, params))
+    group = _serving_group()
+    if group is not None:
+        AWS_CALLS[group].update(iam_needs(model.service_model.signing_name, model.name, params))
 
 
 # Every botocore session made from now on (boto3's default one included) records its calls.
@@ -113,62 +129,95 @@ def policy_grants(policy: dict) -> set[tuple[str, str]]:
     return grants
 
 
-def _missing_from_policy() -> set[tuple[str, str]]:
-    return AWS_CALLS - policy_grants(_policy())
+def _grants() -> dict[str, set[tuple[str, str]]]:
+    return {group: policy_grants(pkg.role_policy(group)) for group in GROUPS}
+
+
+def _missing_from_policy() -> dict[str, set[tuple[str, str]]]:
+    grants = _grants()
+    return {group: sorted(calls - grants[group]) for group, calls in AWS_CALLS.items() if calls - grants[group]}
 
 
 @pytest.fixture(scope="session")
 def aws_calls():
     """The calls recorded over the session; at its end, the calls of tests that ran after this module's
-    are checked against the policy too (a failure shows as an error at the last test's teardown)."""
+    are checked against the roles too (a failure shows as an error at the last test's teardown)."""
     yield AWS_CALLS
     missing = _missing_from_policy()
     if missing:
-        pytest.fail(f"infra/iam-policy.json does not allow calls the code made: {sorted(missing)}", pytrace=False)
+        pytest.fail(f"infra/iam-policy.json does not allow calls the code made: {missing}", pytrace=False)
 
 
 # --- the IAM policy against the calls ---------------------------------------------------------------------
 
 
 def representative_flow(api) -> None:
-    """The calls on a logon's path: admin policy, attach, logon with a wrong and a right code, a recovery
-    code, factors, then delete in a new container. With the token and signing keys read from Secrets Manager."""
+    """The calls on a logon's path, each request in a new container as each function has its own (so each
+    reads the token key, and loads the tenant's data key if it needs it): admin policy, attach, logon with a
+    wrong and a right code, a recovery code, factors, the JWKS, delete, and an attach during a logon. With
+    the token and signing keys read from Secrets Manager."""
+
+    def call(*args, **kwargs):
+        runtime.reset()
+        runtime.current().clock = api.clock
+        return api.as_user(*args, **kwargs)
+
     admin = {"user": "admin@example.com", "scope": "mfa:admin"}
-    r = api.as_user("PUT", "/v1/policy", {"two_factor": "on"}, **admin)
+    r = call("PUT", "/v1/policy", {"two_factor": "on"}, **admin)
     assert r.status_code == 200, r.json
-    attached = attach(api)
+    enrolled = call("POST", "/v1/authenticator/enroll", {})
+    assert enrolled.status_code == 200, enrolled.json
+    uri = enrolled.json["otpauth_uri"]
+    confirm = {"enrollment_id": enrolled.json["enrollment_id"], "code": code_for(uri, api.clock.now)}
+    confirmed = call("POST", "/v1/authenticator/confirm", confirm)
+    assert confirmed.status_code == 200, confirmed.json
     logon = {"scope": "mfa:logon"}
-    assert api.as_user("POST", "/v1/logon", {}, **logon).status_code == 200
-    assert api.as_user("POST", "/v1/logon/verify", {"code": "000000"}, **logon).status_code in (200, 400)
+    assert call("POST", "/v1/logon", {}, **logon).status_code == 200
+    assert call("POST", "/v1/logon/verify", {"code": "000000"}, **logon).status_code in (200, 400)
     api.clock.advance(30)
-    code = code_for(attached["uri"], api.clock.now)
-    assert api.as_user("POST", "/v1/logon/verify", {"code": code}, **logon).status_code == 200
-    recovery = {"method": "recovery_code", "code": attached["recovery_codes"][0]}
-    assert api.as_user("POST", "/v1/logon/verify", recovery, **logon).status_code == 200
-    assert api.as_user("GET", "/v1/factors").status_code == 200
-    runtime.reset()  # a second container: it reads the token key and decrypts the tenant's data key
-    runtime.current().clock = api.clock
+    code = code_for(uri, api.clock.now)
+    assert call("POST", "/v1/logon/verify", {"code": code}, **logon).status_code == 200
+    recovery = {"method": "recovery_code", "code": confirmed.json["recovery_codes"][0]}
+    assert call("POST", "/v1/logon/verify", recovery, **logon).status_code == 200
+    assert call("GET", "/v1/factors").status_code == 200
+    assert call("GET", "/v1/jwks.json").status_code == 200
     api.clock.advance(30)
-    r = api.as_user("DELETE", "/v1/authenticator", {"code": code_for(attached["uri"], api.clock.now)})
+    r = call("DELETE", "/v1/authenticator", {"code": code_for(uri, api.clock.now)})
     assert r.status_code == 200, r.json
+    # A user with no factor attaches one during the logon (Method 1): the confirm signs the mfa_token.
+    bob = {"user": "bob@example.com", "scope": "mfa:logon"}
+    assert call("POST", "/v1/logon", {}, **bob).json["next"] == "enroll"
+    enrolled = call("POST", "/v1/authenticator/enroll", {}, **bob)
+    code = code_for(enrolled.json["otpauth_uri"], api.clock.now)
+    confirm = {"enrollment_id": enrolled.json["enrollment_id"], "code": code}
+    assert "mfa_token" in call("POST", "/v1/authenticator/confirm", confirm, **bob).json
 
 
-def test_iam_policy_allows_exactly_the_aws_calls_the_code_makes(request, api, monkeypatch, aws_calls):
+def test_each_role_allows_exactly_the_aws_calls_its_function_makes(request, api, monkeypatch, aws_calls):
     monkeypatch.setenv("MFA_JWT_SECRET_ARN", _secret_in_moto())
     monkeypatch.setenv("MFA_SIGNING_KEY_ARN", create_signing_key(boto3.client("secretsmanager")))
-    runtime.reset()
-    runtime.current().clock = api.clock
     representative_flow(api)
 
-    grants = policy_grants(_policy())
-    assert {g for g in grants if g[0].startswith("logs:")} == LAMBDA_LOGS  # the Lambda runtime's, not boto3's
-    missing = aws_calls - grants
-    assert not missing, f"add to infra/iam-policy.json: {sorted(missing)}"
+    grants = _grants()
+    for group in GROUPS:
+        assert {g for g in grants[group] if g[0].startswith("logs:")} == LAMBDA_LOGS, group  # the runtime's
+    missing = _missing_from_policy()
+    assert not missing, f"add to infra/iam-policy.json: {missing}"
     # Unused grants can be told only when the suites that make every call ran before this test.
     position = request.session.items.index(request.node)
     earlier = {item.path.name for item in request.session.items[:position]}
     if not any(name.startswith("test_api_") for name in earlier):
-        warnings.warn("run the whole suite to check the IAM policy grants nothing unused", stacklevel=1)
+        warnings.warn("run the whole suite to check the IAM roles grant nothing unused", stacklevel=1)
         return
-    unused = grants - LAMBDA_LOGS - aws_calls
-    assert not unused, f"infra/iam-policy.json grants what no test saw the code call: {sorted(unused)}"
+    unused = {group: sorted(grants[group] - LAMBDA_LOGS - aws_calls[group]) for group in GROUPS}
+    assert not any(unused.values()), f"infra/iam-policy.json grants what no test saw the function call: {unused}"
+
+
+def test_the_roles_differ_where_the_functions_do():
+    """Least privilege is per function: the admin and settings functions never send an SMS, and only the
+    functions that read or wrap a TOTP secret use the tenant's KMS key."""
+    grants = _grants()
+    sms = ("sns:Publish", "phone number")
+    assert sms not in grants["policy"] and sms not in grants["settings"]
+    assert sms in grants["verify"] and sms in grants["enroll"]
+    assert not any(action.startswith("kms:") for action, _ in grants["policy"])
