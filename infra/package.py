@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from infra import openapi_json
 from infra.layer import (
     LAYER_PACKAGES,
     LAYER_SOURCE,
@@ -171,11 +172,14 @@ def chalice_package(staging: Path, tenant: str, out: Path) -> None:
 
 
 def finish_function_zip(chalice_zip: Path, out: Path, work: Path) -> None:
-    """Chalice's zip with bytecode for the runtime (it ships none, so every cold start compiled)."""
+    """Chalice's zip with the contract as JSON instead of YAML (the function has no YAML parser) and bytecode
+    for the runtime (Chalice ships none, so every cold start compiled)."""
     tree = work / "function"
     shutil.rmtree(tree, ignore_errors=True)
     with zipfile.ZipFile(chalice_zip) as zf:
         zf.extractall(tree)
+    (tree / "openapi.yaml").unlink()
+    openapi_json.write(tree)
     compile_tree(tree, "/var/task")
     write_zip(out, [(tree, "")])
     check_function_zip(out)
