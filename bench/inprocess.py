@@ -124,6 +124,10 @@ def count_calls() -> dict:
             body = {"user": alice, "password": "wrong-password-0000"}
             record("app_password_check_wrong", s.call("POST", "/v1/app-passwords/check", body, **GATEWAY), 200)
 
+        # An SMS (here the code to attach a phone): the user's record and the day's counters of the number
+        # and of the tenant, in one transaction.
+        record("sms_send", s.call("POST", "/v1/phone", {"number": "+8613800001234"}, user="carol@example.com"), 202)
+
         s.clock.advance(30)
         body = {"code": totp_code(uri, s.clock.now)}
         record("delete", s.call("DELETE", "/v1/authenticator", body, user=alice), 200)

@@ -14,7 +14,7 @@ from bench.harness import ROOT
 
 FUNCTION_ZIP = "deployment.zip"
 LAYER_ZIP = "mfa-core-layer.zip"
-OURS = ("app.py", "functions/", "mfa_core/")
+OURS = ("app.py", "functions/", "mfa_core/", "web/", "openapi.json", "openapi.yaml")
 LAMBDA_LIMIT_UNZIPPED = 250 * 1024 * 1024  # function + layers, unzipped
 
 

@@ -1,5 +1,5 @@
-"""Attaching a factor starts: a new secret and its QR code (Attach Authenticator), or an SMS code to the
-phone being attached."""
+"""Attaching a factor starts: a new secret and its QR code (Attach Authenticator), read back while it waits
+for its code, or an SMS code to the phone being attached."""
 
 from chalice import Blueprint, Response
 
@@ -16,6 +16,11 @@ ATTACH = (SETTINGS, LOGON)
 @endpoint(bp, "/v1/authenticator/enroll", "POST", scopes=ATTACH)
 def enroll_authenticator(call: Call) -> dict:
     return authenticator.enroll(call.request, label_field(call.body, "name"))
+
+
+@endpoint(bp, "/v1/authenticator/enrollment", "GET", scopes=ATTACH)
+def pending_enrollment(call: Call) -> dict:
+    return authenticator.pending_enrollment(call.request)
 
 
 @endpoint(bp, "/v1/phone", "POST", scopes=ATTACH)

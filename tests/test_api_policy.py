@@ -1,7 +1,10 @@
 """GET and PUT /v1/policy (API.md "Policy (admin)"): defaults, versions, validation, and what a change affects."""
 
 import copy
+import json
 from urllib.parse import parse_qs, urlsplit
+
+import boto3
 
 from tests.conftest import attach, code_for
 
@@ -14,6 +17,7 @@ DEFAULTS = {
     "totp": {"issuer": "demo", "algorithm": "SHA1", "digits": 6, "period": 30, "window": 1},
     "lockout": {"max_failures": 5, "lock_seconds": 900},
     "enroll_grace_days": 0,
+    "sms": {"countries": [], "per_number_per_day": 10, "per_tenant_per_day": 1000},
     "version": 0,
 }
 # A whole policy as an admin console sends it (no version: overwrite).
@@ -25,6 +29,7 @@ EXAMPLE = {
     "totp": {"issuer": "Example Mail", "algorithm": "SHA1", "digits": 6, "period": 30, "window": 1},
     "lockout": {"max_failures": 3, "lock_seconds": 600},
     "enroll_grace_days": 7,
+    "sms": {"countries": ["+86", "+852"], "per_number_per_day": 5, "per_tenant_per_day": 200},
 }
 
 
@@ -101,10 +106,13 @@ def test_limits_of_each_range_are_accepted(api):
     low = changed(EXAMPLE, "trusted_device_days", 0)
     low["totp"] = {"issuer": "x", "algorithm": "SHA512", "digits": 8, "period": 60, "window": 0}
     low["lockout"] = {"max_failures": 1, "lock_seconds": 1}
+    low["sms"] = {"countries": [], "per_number_per_day": 1, "per_tenant_per_day": 1}
     low |= {"methods": ["phone"], "enroll_grace_days": 0, "two_factor": "off"}
     high = changed(EXAMPLE, "trusted_device_days", 365)
     high["totp"] = {"issuer": "i" * 64, "algorithm": "SHA256", "digits": 6, "period": 30, "window": 2}
     high["lockout"] = {"max_failures": 100, "lock_seconds": 86400}
+    high["sms"] = {"countries": ["+1", "+7", "+44", "+86", "+880", "+979"], "per_number_per_day": 100,
+                   "per_tenant_per_day": 1_000_000}
     high |= {"methods": ["authenticator"], "enroll_grace_days": 90}
     for version, body in enumerate([low, high], start=1):
         r = put_policy(api, body)
@@ -185,6 +193,25 @@ INVALID = [
     ("totp.issuer", ""),
     ("totp.issuer", "   "),
     ("totp.issuer", "i" * 65),
+    ("sms", "+86"),
+    ("sms.colour", "blue"),
+    ("sms.countries", "+86"),
+    ("sms.countries", ["86"]),
+    ("sms.countries", ["+8"]),  # not a whole code: +81, +82, +84, +86... all start with it
+    ("sms.countries", ["+861"]),
+    ("sms.countries", ["+12"]),
+    ("sms.countries", ["+086"]),
+    ("sms.countries", ["+86", "+86"]),
+    ("sms.countries", [86]),
+    ("sms.countries", [None]),
+    ("sms.countries", ["+86 "]),
+    ("sms.per_number_per_day", 0),
+    ("sms.per_number_per_day", 101),
+    ("sms.per_number_per_day", "10"),
+    ("sms.per_number_per_day", True),
+    ("sms.per_tenant_per_day", 0),
+    ("sms.per_tenant_per_day", 1_000_001),
+    ("sms.per_tenant_per_day", 10.5),
     ("version", -1),
     ("version", "1"),
     ("version", True),
@@ -194,6 +221,25 @@ INVALID = [
 def test_out_of_range_or_wrongly_typed_policy_is_invalid_request(api):
     for path, value in INVALID:
         assert_invalid(put_policy(api, changed(EXAMPLE, path, value)), (path, value))
+
+
+def test_a_put_without_sms_or_without_some_of_its_fields_takes_their_defaults(api):
+    assert put_policy(api, EXAMPLE).json["sms"] == EXAMPLE["sms"]
+    without = {name: value for name, value in EXAMPLE.items() if name != "sms"}
+    assert put_policy(api, without).json["sms"] == DEFAULTS["sms"]
+    r = put_policy(api, changed(EXAMPLE, "sms", {"per_tenant_per_day": 50}))
+    assert r.json["sms"] == DEFAULTS["sms"] | {"per_tenant_per_day": 50}
+    assert get_policy(api)["sms"] == DEFAULTS["sms"] | {"per_tenant_per_day": 50}
+
+
+def test_a_policy_saved_before_sms_limits_existed_reads_with_their_defaults(api):
+    assert put_policy(api, EXAMPLE).status_code == 200
+    db, item_key = boto3.client("dynamodb"), {"PK": {"S": "T#demo"}, "SK": {"S": "POLICY"}}
+    doc = json.loads(db.get_item(TableName="mfa", Key=item_key)["Item"]["doc"]["S"])
+    del doc["sms"]
+    db.update_item(TableName="mfa", Key=item_key, UpdateExpression="SET doc = :doc",
+                   ExpressionAttributeValues={":doc": {"S": json.dumps(doc)}})
+    assert get_policy(api)["sms"] == DEFAULTS["sms"]
 
 
 def test_failed_put_changes_nothing(api):

@@ -1,5 +1,5 @@
 """AWS calls of the operations `make bench` counts that other tests do not: app passwords (the
-IMAP/SMTP gateway's check, right and wrong, and creating one) and a verify that trusts the device.
+IMAP/SMTP gateway's check, right and wrong, and creating one), a verify that trusts the device, and an SMS send.
 
 The others are asserted in test_storage_crypto.py (policy, enroll, confirm, logon, verify warm and
 first in a new container, a wrong code, delete) and test_api_trusted_devices.py (logon with a device)."""
@@ -8,6 +8,7 @@ import pytest
 
 from mfa_core import runtime
 from tests.conftest import attach, code_for
+from tests.helpers_logon import attach_phone
 from tests.test_storage_crypto import CallCounter
 
 ALICE = "alice@example.com"
@@ -59,3 +60,13 @@ def test_a_verify_that_trusts_the_device_is_still_one_read_and_one_write(api, co
     r = api.as_user("POST", "/v1/logon/verify", body, scope="mfa:logon")
     assert r.status_code == 200 and r.json["device_token"], r.json
     assert counter.take() == {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1}
+
+
+def test_an_sms_send_is_one_read_one_transaction_and_the_publish(api, counter):
+    api.as_user("PUT", "/v1/policy", {"two_factor": "on"}, user="admin@example.com", scope="mfa:admin")
+    attach_phone(api)
+    counter.take()
+    r = api.as_user("POST", "/v1/logon/sms", {}, scope="mfa:logon")
+    assert r.status_code == 202, r.json
+    # The transaction writes the user's SMS record and the day's counters of the number and of the tenant.
+    assert counter.take() == {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1, "sns:Publish": 1}

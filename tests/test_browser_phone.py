@@ -38,18 +38,32 @@ def test_secure_phone_sms_logon_and_security_passwords_on_a_360_px_screen(phone_
     set_policy(live, tenant, two_factor="on")
     switch(page, user, tenant, "settings")
     page.get_by_role("button", name="Attach secure phone").click()
+    # A number without its country code: the API says how it should be written, in the page's language.
+    page.get_by_label("Mobile number").fill("138 0000 5678")
+    page.get_by_role("button", name="Send code").click()
+    error = page.locator("#phone-number-form-error")
+    expect(error).to_have_text("Enter the number in international format: + and the country code, then the number, "
+                               "like +86 138 0000 1234.")
+    expect(page.get_by_label("Mobile number")).to_have_attribute("aria-invalid", "true")
+    page.locator("#lang").select_option("zh-CN")
+    page.get_by_role("button", name="发送验证码").click()
+    expect(error).to_have_text("请按国际格式输入号码：+ 加国家代码，再加号码，例如 +86 138 0000 1234。")
+    page.locator("#lang").select_option("en")
     page.get_by_label("Mobile number").fill("+86 138 0000 5678")
     page.get_by_role("button", name="Send code").click()
     expect(page.get_by_text("A verification code was sent to +86*******5678")).to_be_visible()
     page.get_by_label("Verification code from the SMS").fill(outbox_code(page, number))
     page.get_by_role("button", name="Attach", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("Secure phone +86*******5678 attached.")
+    expect(row(page, "Secure phone").get_by_role("status")).to_contain_text("Secure phone +86*******5678 attached.")
     expect(row(page, "Secure phone")).to_contain_text("+86*******5678")
     page.locator("#outbox summary").click()  # closed again for the screenshots
 
     # Third-party client security passwords: created, shown once, works at the gateway, revoked.
     row(page, "Third-party client security passwords").get_by_role("button", name="Manage").click()
     expect(heading(page, "Third-party client security passwords")).to_be_visible()
+    page.get_by_label("Mail client").fill("Thunder\u0007bird")  # a control character: the API's own words say why
+    page.get_by_role("button", name="Create password").click()
+    expect(page.locator("#apppw-form-error")).to_have_text("label must be 1-64 printable characters.")
     page.get_by_label("Mail client").fill("Thunderbird")
     page.get_by_role("button", name="Create password").click()
     expect(heading(page, "Security password for Thunderbird")).to_be_focused()
@@ -60,6 +74,10 @@ def test_secure_phone_sms_logon_and_security_passwords_on_a_360_px_screen(phone_
                           headers=gateway, timeout=10)
     assert check.json() == {"valid": True}
     shot(page, "security-passwords-360")
+    page.get_by_role("button", name="Back to Account Security").click()  # not copied: leaving it asks first
+    expect(page.get_by_role("alertdialog")).to_contain_text("This security password is shown only now")
+    page.get_by_role("button", name="Stay and save them").click()
+    expect(page.locator("#apppw-created .once")).to_have_text(password)
     page.get_by_role("button", name="Revoke Thunderbird").click()
     expect(page.get_by_role("status")).to_have_text("Security password revoked.")
     expect(page.get_by_text("No third-party client security passwords yet.")).to_be_visible()

@@ -103,11 +103,15 @@ POLICY_RESOURCES = {  # the policy's resources as the kinds calls are recorded w
     json.dumps({"Ref": "MfaSigningKey"}): "signing-key secret",
     json.dumps({"Ref": "MfaTopic"}): "topic",
     json.dumps({"Fn::GetAtt": ["ApiHandlerLogGroup", "Arn"]}): "log group",
+    json.dumps("*"): "any",  # X-Ray only (LAMBDA_TRACES)
 }
 POLICY_NOT_RESOURCES = {  # SMS: no ARN to name, so "anything but an SNS topic"
     json.dumps({"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}): "phone number",
 }
+# What the Lambda runtime itself does with the role, not boto3: its log lines, and X-Ray's segments (active
+# tracing), which take no resource narrower than "*".
 LAMBDA_LOGS = {("logs:CreateLogStream", "log group"), ("logs:PutLogEvents", "log group")}
+LAMBDA_TRACES = {("xray:PutTelemetryRecords", "any"), ("xray:PutTraceSegments", "any")}
 
 
 def _listed(value) -> list:
@@ -201,6 +205,7 @@ def test_each_role_allows_exactly_the_aws_calls_its_function_makes(request, api,
     grants = _grants()
     for group in GROUPS:
         assert {g for g in grants[group] if g[0].startswith("logs:")} == LAMBDA_LOGS, group  # the runtime's
+        assert {g for g in grants[group] if g[1] == "any"} == LAMBDA_TRACES, group
     missing = _missing_from_policy()
     assert not missing, f"add to infra/iam-policy.json: {missing}"
     # Unused grants can be told only when the suites that make every call ran before this test.
@@ -209,7 +214,7 @@ def test_each_role_allows_exactly_the_aws_calls_its_function_makes(request, api,
     if not any(name.startswith("test_api_") for name in earlier):
         warnings.warn("run the whole suite to check the IAM roles grant nothing unused", stacklevel=1)
         return
-    unused = {group: sorted(grants[group] - LAMBDA_LOGS - aws_calls[group]) for group in GROUPS}
+    unused = {group: sorted(grants[group] - LAMBDA_LOGS - LAMBDA_TRACES - aws_calls[group]) for group in GROUPS}
     assert not any(unused.values()), f"infra/iam-policy.json grants what no test saw the function call: {unused}"
 
 

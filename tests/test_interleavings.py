@@ -10,11 +10,12 @@ import threading
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.sns.models import sns_backends
 
 from mfa_core import runtime
 from mfa_core.auth import Caller
-from mfa_core.errors import Forbidden, InvalidCode, LimitReached, Locked, MfaError, NotFound, RateLimited
+from mfa_core.errors import Forbidden, InvalidCode, LimitReached, Locked, MfaError, NotFound, RateLimited, Unavailable
 from mfa_core.usecases import admin, app_passwords, authenticator, devices, logon, secure_phone
 from mfa_core.usecases.kernel import Context, Request
 from tests.conftest import attach, code_for
@@ -224,6 +225,40 @@ def test_two_sms_sends_while_one_is_held_send_once(api):
     assert secure_phone.add(req(SETTINGS, api), NUMBER)["sent"] is True
     assert isinstance(held.finish(), RateLimited)
 
+
+@pytest.mark.parametrize("limit", ["per_tenant_per_day", "per_number_per_day"])
+def test_an_sms_send_held_after_its_read_while_another_takes_the_days_last_unit_is_refused(api, limit):
+    policy(api, sms={limit: 1})
+    bob = Caller("demo", "bob@example.com", frozenset({"mfa:settings"}))
+    # Under the tenant's limit Bob's number is another; under the number's it is the same one.
+    bobs_number = "+8613900002222" if limit == "per_tenant_per_day" else NUMBER
+    held = Held(lambda: secure_phone.add(Request(runtime.current(), bob, Context(now=api.clock.now)), bobs_number))
+    assert secure_phone.add(req(SETTINGS, api), NUMBER)["sent"] is True
+    refused = held.finish()
+    assert isinstance(refused, RateLimited) and refused.retry_after == 57600, refused  # until UTC midnight
+    sent = [to for to, _ in sns_backends["123456789012"]["us-east-1"].sms_messages.values()]
+    assert sent == [NUMBER]
+
+
+
+def test_a_failed_sms_send_held_while_the_code_it_replaced_was_used_does_not_bring_that_code_back(api):
+    with_phone(api)
+    secure_phone.send_code(req(LOGON, api), purpose="logon")
+    used = last_sms_code()
+    api.clock.advance(30)
+    held = Held(lambda: secure_phone.send_code(req(LOGON, api), purpose="logon"))
+    assert logon.verify(req(LOGON, api), "phone", used)["verified"] is True
+    sns = runtime.current().sns
+
+    def refuse(**_):
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "x"}}, "Publish")
+
+    sns.meta.events.register("before-call.sns.Publish", refuse)
+    failed = held.finish()
+    sns.meta.events.unregister("before-call.sns.Publish", refuse)
+    assert isinstance(failed, Unavailable), failed
+    # The undo of the failed send puts back the record as it was when the send was written: the code used.
+    assert isinstance(outcome(lambda: logon.verify(req(LOGON, api), "phone", used)), InvalidCode)
 
 # --- the logon result of attaching -----------------------------------------------------------------
 

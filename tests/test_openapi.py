@@ -3,6 +3,10 @@ every exchange of the suite through `Api.call`, tests/contract.py); its request 
 import ast
 import copy
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
 
+from infra import openapi_json
 from tests import conftest
 from tests.conftest import ROOT, make_token
 from tests.contract import LOCAL_ONLY, Contract, ContractError, contract, resolve
@@ -26,6 +31,21 @@ def test_the_document_is_valid_openapi_3():
 def test_the_document_is_served_as_json(api):
     r = api.call("GET", "/v1/openapi.json")
     assert r.status_code == 200 and r.json == DOC
+
+
+def test_the_package_serves_the_json_made_when_packaging_and_never_reads_yaml(tmp_path):
+    """As in the function zip: functions/ and openapi.json at the root, mfa_core beside (the layer), and
+    neither infra/ nor PyYAML importable."""
+    shutil.copytree(ROOT / "functions", tmp_path / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    assert openapi_json.write(tmp_path) == tmp_path / "openapi.json"
+    code = ("import json, sys; sys.modules['yaml'] = sys.modules['infra'] = None; import functions.health as h; "
+            "print(json.dumps(h._openapi()))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MFA_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT / "layers" / "mfa_core" / "python")])
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout) == DOC
 
 
 def test_every_route_is_documented_with_its_methods(chalice_app):

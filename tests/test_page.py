@@ -40,8 +40,8 @@ def test_the_page_is_html_with_a_content_security_policy(api):
 
 def test_every_file_of_web_is_served_with_its_type(api):
     names = sorted(p.name for p in WEB.iterdir() if p.is_file())
-    scripts = {"i18n-en.js", "i18n-zh-CN.js", "lang.js", "dom.js", "api.js", "screens-account.js", "screens-phone.js",
-               "screens-devices.js", "screens-logon.js", "screens-admin.js", "devbar.js", "app.js"}
+    scripts = {"i18n-en.js", "i18n-zh-CN.js", "lang.js", "dom.js", "api.js", "labels.js", "screens-account.js",
+               "screens-phone.js", "screens-devices.js", "screens-logon.js", "screens-admin.js", "devbar.js", "app.js"}
     assert {"index.html", "styles.css"} | scripts <= set(names)
     for name in names:
         r = get(api, f"/assets/{name}")

@@ -11,6 +11,8 @@ import pytest
 import requests
 
 from mfa_core import totp
+from mfa_core.lockout import DAY
+from mfa_core.storage.keys import sms_day_sk, sms_number_day_sk, tenant_pk
 from tests.conftest import make_token
 
 pytestmark = pytest.mark.both_engines  # on moto, then on Amazon's DynamoDB Local (real concurrency)
@@ -316,3 +318,47 @@ def test_ten_app_passwords_created_at_once_on_top_of_thirty_five_stop_at_forty(l
     replies = answers(10, lambda: post(live, "/v1/app-passwords", {"label": "late"}, settings))
     assert sorted(r.status_code for r in replies) == [201] * 5 + [409] * 5
     assert len(post(live, "/v1/app-passwords", None, settings, method="GET").json()) == 40
+
+
+def sms_sent_to(numbers) -> int:
+    from moto.sns.models import sns_backends
+
+    return sum(1 for to, _ in sns_backends["123456789012"]["us-east-1"].sms_messages.values() if to in numbers)
+
+
+def sms_counted(tenant, sk_of_day) -> int:
+    """A day's SMS counter as stored, summed over the days the race may have straddled (UTC midnight)."""
+    import boto3
+
+    days = {int(time.time()) // DAY, int(time.time() - 60) // DAY}
+    items = [
+        boto3.client("dynamodb").get_item(
+            TableName=os.environ["MFA_TABLE"], Key={"PK": {"S": tenant_pk(tenant)}, "SK": {"S": sk_of_day(day)}}
+        ).get("Item")
+        for day in days
+    ]
+    return sum(int(item["sent"]["N"]) for item in items if item)
+
+
+@pytest.mark.parametrize("limit", ["per_tenant_per_day", "per_number_per_day"])
+def test_twenty_sms_sends_at_once_with_a_days_limit_of_five_send_five(live, limit):
+    tenant = f"race-sms-{limit.split('_')[1]}"
+    set_policy(live, tenant, sms={limit: 5})
+    shared = "+8613799999999"
+    # Twenty users: each to a number of its own under the tenant's limit, all to one number under the number's.
+    numbers = [f"+86137000000{i:02d}" if limit == "per_tenant_per_day" else shared for i in range(THREADS)]
+    users = iter(range(THREADS))
+    lock = threading.Lock()
+
+    def send():
+        with lock:
+            i = next(users)
+        return post(live, "/v1/phone", {"number": numbers[i]}, make_token(f"sms-{i}@example.com", tenant))
+
+    replies = answers(THREADS, send)
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses == [202] * 5 + [429] * 15, statuses  # losing the race for the last units is never a 503
+    assert {r.json()["error"] for r in replies if r.status_code == 429} == {"rate_limited"}
+    assert sms_sent_to(set(numbers)) == 5
+    day_sk = sms_day_sk if limit == "per_tenant_per_day" else (lambda day: sms_number_day_sk(day, shared))
+    assert sms_counted(tenant, day_sk) == 5

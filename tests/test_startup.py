@@ -1,12 +1,17 @@
-"""Start-up configuration: a deployment without a token key does not start; dev-only routes stay local."""
+"""Start-up configuration: a deployment without a token key does not start; dev-only routes stay local;
+a container makes each AWS client when a request first needs it, and only once."""
 
 import os
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 
+import boto3
 import pytest
 
+from mfa_core import runtime
 from tests.conftest import ROOT, run_python
 
 BASE = {
@@ -76,3 +81,52 @@ def test_chalice_package_ships_the_handlers_and_the_shared_core(package):
         assert f"mfa_core/{module}.py" in names
     assert not any(n.startswith(("boto3/", "botocore/", "moto/", "PIL/", "tests/", "infra/")) for n in names)
     assert (package / "sam.json").exists()
+
+
+@pytest.fixture
+def clients_made(aws):
+    """The services whose boto3 clients are made from here on, in order, by a new container's runtime."""
+    made = []
+
+    def count(event_name, **_):
+        made.append(event_name.rpartition(".")[2])
+
+    events = boto3._get_default_session().events
+    events.register("creating-client-class", count, unique_id="clients-made")
+    yield made
+    events.unregister("creating-client-class", unique_id="clients-made")
+
+
+def test_a_request_makes_only_the_clients_it_needs(api, clients_made):
+    runtime.reset()
+    runtime.current().clock = api.clock
+    assert clients_made == []  # a container makes nothing before its first request
+    r = api.as_user("GET", "/v1/policy", user="admin@example.com", scope="mfa:admin")
+    assert r.status_code == 200, r.json
+    assert clients_made == ["dynamodb"]
+    assert api.as_user("POST", "/v1/authenticator/enroll", {}).status_code == 200  # seals the secret: KMS
+    assert clients_made == ["dynamodb", "kms"]
+
+
+def test_threads_asking_at_once_share_one_client(aws, clients_made):
+    """Real threads, each asking while the first is still making the client (slowed down)."""
+    runtime.reset()
+    rt = runtime.current()
+    events = boto3._get_default_session().events
+    events.register("creating-client-class.dynamodb", lambda **_: time.sleep(0.2), unique_id="slow-client")
+    start = threading.Barrier(8)
+    stores = []
+
+    def ask():
+        start.wait()
+        stores.append(rt.store)
+
+    try:
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        events.unregister("creating-client-class.dynamodb", unique_id="slow-client")
+    assert clients_made == ["dynamodb"] and len(stores) == 8 and len({id(s) for s in stores}) == 1

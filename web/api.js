@@ -1,4 +1,4 @@
-// The HTTP API (docs/API.md): api() with the page's token, ApiError and Stale, errorText(), a token's claims.
+// The HTTP API (docs/API.md): api() with the page's token, ApiError and Stale, errorText(), server times, a token's claims.
 "use strict";
 
 // The page's own directory: behind API Gateway it is /<stage>/, locally /.
@@ -15,6 +15,9 @@ class ApiError extends Error {
 
 /** An answer for a token that is no longer the page's (the dev bar switched user): dropped unseen. */
 class Stale extends Error {}
+
+/** A way out of a screen holding unsaved one-time codes, held until the person says to leave: dropped too. */
+class Stayed extends Stale {}
 
 async function api(method, path, body) {
   const token = state.token;
@@ -46,10 +49,19 @@ function errorText(error) {
   const key = "error." + error.code + (retry ? ".retry" : "");
   let text = t(key, retry ? { time: duration(body.retry_after) } : undefined);
   if (text === key) text = t("error.unknown"); // an error code this page does not know
+  // The API says what is wrong with the request: more use than "not valid", if only in English.
+  if (error.code === "invalid_request" && typeof body.message === "string") text = t("error.invalid_request.said", { message: body.message });
   if (error.code === "invalid_code" && typeof body.attempts_left === "number") {
-    text += " " + (body.attempts_left === 0 ? t("error.attempts_none") : t("error.attempts_left", { n: body.attempts_left }));
+    text = sentences(text, body.attempts_left === 0 ? t("error.attempts_none") : tn("error.attempts_left", body.attempts_left));
   }
   return text;
+}
+
+/** A time the server set (an expiry), on this browser's clock: the answer's Date header says how far the
+    two clocks differ, so a countdown ends when the server's time runs out, not the browser's. */
+function localTime(iso, headers) {
+  const server = Date.parse(headers.get("Date"));
+  return Date.parse(iso) + (isNaN(server) ? 0 : Date.now() - server);
 }
 
 function decodeClaims(token) {

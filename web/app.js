@@ -1,4 +1,5 @@
-// The page's router and start-up: its state, the screens by name, go() and render(), home() by scope, start().
+// The page's router and start-up: its state, the screens by name and their addresses (#/...), go() and render(),
+// Back and Forward, the warning before unsaved one-time codes are left, home() by scope, start().
 /* The reference page for the MFA service: Account Security, Attach Authenticator, Logon verification,
    Delete Authenticator, trusted devices, third-party client security passwords, and the admin's policy,
    user lookup and audit trail. Plain DOM, no build step; it calls only the public HTTP API (docs/API.md).
@@ -12,9 +13,10 @@
    declared in exactly one of them and none named like something every window has (when, valueOf, name, status:
    hence dateText() and requiredValue()); index.html loads them in this order, this file last:
      i18n-en.js, i18n-zh-CN.js  the words (window.MFA_STRINGS)
-     lang.js                    t(), dates, the language picker
+     lang.js                    t(), tn() (plurals), dates, the language picker
      dom.js                     $, h(), messages, buttons, forms and fields
-     api.js                     api(), ApiError, errorText(), a token's claims
+     api.js                     api(), ApiError, errorText(), server times, a token's claims
+     labels.js                  device names, the default authenticator name, audit details in words
      screens-account.js         Account Security, Attach and Delete Authenticator, recovery codes
      screens-phone.js           the secure phone
      screens-devices.js         trusted devices, third-party client security passwords
@@ -33,6 +35,8 @@ const state = {
   devChoice: { user: DEMO_USERS[0], tenant: "demo", role: "settings" },
   handoff: null, // the embedding product's origin, told the logon result by postMessage
   view: "loading",
+  address: "", // the current screen's, #/...
+  reopening: false, // while a screen opens from its address (a reload, Back, Forward)
   v: {}, // what the current screen shows
 };
 
@@ -53,7 +57,8 @@ const VIEWS = {
       h("h2", null, t("problem.title")),
       h("p", { class: "error" }, errorText(state.v.error)),
       state.v.error && state.v.error.code === "unauthorized" ? h("p", null, t("problem.reopen")) : null,
-      h("div", { class: "buttons" }, button(t("button.retry"), async () => (state.token ? home() : location.reload())))),
+      // The screen that failed kept its address: trying again opens it again.
+      h("div", { class: "buttons" }, button(t("button.retry"), async () => (state.token ? openRoute(hashPath()) : location.reload())))),
   }),
 
   ...ACCOUNT_VIEWS,
@@ -63,10 +68,19 @@ const VIEWS = {
   ...ADMIN_VIEWS,
 };
 
+// What opens each screen's address (a view's `address`: #/attach, #/logon, ...) for Back, Forward and a reload.
+// The address of a screen that showed something once (recovery codes, a logon result) opens the screen it
+// came from: what it showed is not shown twice.
+const ROUTES = { ...ACCOUNT_ROUTES, ...PHONE_ROUTES, ...DEVICE_ROUTES, ...LOGON_ROUTES, ...ADMIN_ROUTES };
+let ticking = null; // the current screen's clock (a countdown), stopped when another is drawn
+
 function go(view, data, options) {
+  if (state.v.unsaved) {
+    askToLeave(() => go(view, data, options));
+    throw new Stayed();
+  }
   state.view = view;
   state.v = data || {};
-  $("#status").replaceChildren();
   render(options);
 }
 
@@ -77,6 +91,9 @@ function render(options) {
   const screen = VIEWS[state.view]();
   main.replaceChildren(h("p", { class: "error", id: "view-error", role: "alert" }), screen.body);
   crumbs(screen.crumbs || []);
+  if (screen.address) address(screen.address);
+  clearInterval(ticking);
+  ticking = screen.tick ? setInterval(screen.tick, 1000) : null;
   document.title = t(screen.title) + " | " + t("app.title");
   if (saved) restoreInputs(main, saved);
   if (options.focus === false) return;
@@ -106,6 +123,71 @@ function restoreInputs(root, values) {
   if (algorithm) algorithm.dispatchEvent(new Event("change"));
 }
 
+function hashPath() {
+  return location.hash.startsWith("#/") ? location.hash.slice(1) : "";
+}
+
+/** The screen's address in the history: a new entry for a new screen, the same one for the same screen; the
+    first screen the page draws takes the place of the address it was opened with. */
+function address(path) {
+  state.address = path;
+  if (hashPath() === path) return;
+  if (!state.reopening && ROUTES[hashPath()]) history.pushState(null, "", "#" + path);
+  else history.replaceState(null, "", location.pathname + location.search + "#" + path);
+}
+
+/** The screen at `path`, if the token's scope may see it (#/logon... logon, #/admin... admin, the rest
+    settings); else the token's home screen. */
+async function openRoute(path) {
+  const scope = path.startsWith("/logon") ? "mfa:logon" : path.startsWith("/admin") ? "mfa:admin" : "mfa:settings";
+  state.reopening = true; // what it opens takes the address's place in the history: Back is not trapped
+  try {
+    return await (ROUTES[path] && scopes().includes(scope) ? ROUTES[path]() : home());
+  } finally {
+    state.reopening = false;
+  }
+}
+
+/** A way out of a screen whose one-time codes are not saved yet: asked next to them, and taken only if
+    the person says so. */
+function askToLeave(proceed) {
+  const old = $("#main .leave");
+  if (old) old.remove();
+  const ask = h("div", { class: "warning leave", role: "alertdialog", "aria-labelledby": "leave-text", tabindex: "-1" },
+    h("p", { id: "leave-text" }, t(state.v.unsaved)),
+    h("div", { class: "buttons" },
+      button(t("button.stay"), async () => ask.remove()),
+      button(t("button.leave"), async () => {
+        state.v.unsaved = null;
+        await proceed();
+      }, "danger")));
+  const once = $("#main [data-once]");
+  (once ? once.closest(".card") : $("#main")).append(ask);
+  ask.focus();
+}
+
+/** `proceed` now, or once the person says to leave the one-time codes on the screen unsaved. */
+function leaving(proceed) {
+  if (!state.v.unsaved) return proceed();
+  askToLeave(proceed);
+}
+
+window.addEventListener("popstate", () => {
+  const path = hashPath();
+  if (!state.v.unsaved) return load(() => openRoute(path));
+  history.pushState(null, "", "#" + state.address); // Back is held here until the person says to leave
+  askToLeave(() => {
+    history.replaceState(null, "", "#" + path);
+    return openRoute(path);
+  });
+});
+
+window.addEventListener("beforeunload", (event) => {
+  if (!state.v.unsaved) return;
+  event.preventDefault(); // the browser asks whether to leave (reload, close, another address)
+  event.returnValue = "";
+});
+
 function crumbs(keys) {
   const nav = $("#crumbs");
   if (!keys.length) {
@@ -118,7 +200,7 @@ function crumbs(keys) {
 
 async function home() {
   const s = scopes();
-  if (s.includes("mfa:logon")) return state.dev ? go("logon_password") : startLogon();
+  if (s.includes("mfa:logon")) return logonHome();
   if (s.includes("mfa:settings")) return openSettings();
   if (s.includes("mfa:admin")) return openAdmin();
   go("start");
@@ -144,9 +226,11 @@ async function start() {
     // Given by the embedding mail product. Out of the address bar at once: no history entry keeps it.
     state.token = fragment.get("token");
     state.claims = decodeClaims(state.token);
-    state.handoff = fragment.get("origin");
     history.replaceState(null, "", location.pathname + location.search);
     showWho();
+    const origin = fragment.get("origin");
+    if (origin && !handoffAllowed(origin)) return go("handoff_refused", { origin });
+    state.handoff = origin;
     return load(home);
   }
   let choice = state.devChoice;
@@ -162,7 +246,7 @@ async function start() {
     return error.status === 404 ? go("start", {}, { focus: false }) : go("problem", { error }, { focus: false });
   }
   renderDevbar();
-  await load(home);
+  await load(() => openRoute(hashPath())); // a reload, Back into the page or a link opens the screen it names
 }
 
 start();

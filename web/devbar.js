@@ -36,13 +36,7 @@ function renderDevbar() {
   devForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const choice = { user: $("#dev-user").value.trim(), tenant: $("#dev-tenant").value.trim(), role: $("#dev-role").value };
-    go("loading", {}, { focus: false }); // the previous user's screen goes at once
-    try {
-      await devToken(choice);
-      await load(home);
-    } catch (error) {
-      if (!(error instanceof Stale)) go("problem", { error });
-    }
+    await leaving(() => switchUser(choice));
   });
   const outbox = h("details", { id: "outbox", open },
     h("summary", null, t("dev.outbox")),
@@ -54,6 +48,16 @@ function renderDevbar() {
   bar.hidden = false;
   restoreInputs(bar, saved);
   if (open) refreshOutbox();
+}
+
+async function switchUser(choice) {
+  go("loading", {}, { focus: false }); // the previous user's screen goes at once
+  try {
+    await devToken(choice);
+    await load(home);
+  } catch (error) {
+    if (!(error instanceof Stale)) go("problem", { error });
+  }
 }
 
 async function refreshOutbox() {

@@ -1,4 +1,4 @@
-// Small DOM helpers: $ and h(), remembered choices, status and error messages, busy buttons, forms and their fields.
+// Small DOM helpers: $ and h(), remembered choices, status and error messages, busy buttons, forms and their fields, codes.
 "use strict";
 
 const $ = (selector, root) => (root || document).querySelector(selector);
@@ -29,14 +29,21 @@ function store(key, value) {
   } catch (e) { /* the choice is just not remembered */ }
 }
 
-function announce(text) {
-  $("#status").replaceChildren(h("p", null, text));
+/** Say what an action did next to where it was done: after `near` (an element, or its selector). */
+function announce(text, near) {
+  document.querySelectorAll("#main .said").forEach((el) => el.remove());
+  const place = typeof near === "string" ? $(near) : near;
+  const said = h("p", { class: "said", role: "status" });
+  place.after(said);
+  // A live region is read out when its text changes, not when it arrives with its text.
+  setTimeout(() => { said.textContent = text; }, 100);
 }
 
 function showViewError(error) {
   const region = $("#view-error");
   if (region) region.textContent = errorText(error);
-  if (error && error.code === "unauthorized") go("problem", { error });
+  // The sign-in ended: the problem screen, unless that would take unsaved one-time codes off the screen.
+  if (error && error.code === "unauthorized" && !state.v.unsaved) go("problem", { error });
 }
 
 /** Run an action from a button: the button is busy meanwhile, and an error is announced on the screen. */
@@ -116,11 +123,38 @@ function field(id, label, input, hint) {
     h("label", { for: id }, label), input, hint ? h("p", { class: "hint", id: id + "-hint" }, hint) : null);
 }
 
-function codeField(id, label, hint) {
+const SMS_DIGITS = 6; // the API's SMS codes, whatever the authenticator's
+
+/** A code input for codes of `digits` digits (a list when it may be either, as at logon: 6 or 8). */
+function codeField(id, label, digits, hint) {
   return field(id, label, h("input", {
     type: "text", name: "code", class: "code", inputmode: "numeric", autocomplete: "one-time-code",
-    pattern: "[0-9 ]*", maxlength: "11", spellcheck: "false", "data-main": true,
+    pattern: "[0-9 ]*", maxlength: "11", spellcheck: "false", "data-main": true, "data-digits": [].concat(digits).join(" "),
   }), hint);
+}
+
+/** The code typed, spaces removed, if it can be one: ASCII digits, as many as the factor's codes have.
+    Anything else is said here, before it is sent: the API would count it as a failed attempt. */
+function codeValue(el, id) {
+  const input = $("#" + id, el);
+  const code = input.value.replace(/ /g, "");
+  const digits = input.dataset.digits.split(" ").map(Number);
+  if (!code) throw new FieldError(input, t("error.enter_code"));
+  if (!/^[0-9]+$/.test(code) || !digits.includes(code.length)) {
+    throw new FieldError(input, t("error.code_form", { digits: digits.join(t("word.or")) }));
+  }
+  return code;
+}
+
+// Crockford's base32 as the API writes recovery codes (xxxx-xxxx); case, spaces and hyphens do not count.
+const RECOVERY_CODE = /^[0-9abcdefghjkmnpqrstvwxyz]{8}$/i;
+
+function recoveryValue(el, id) {
+  const input = $("#" + id, el);
+  const code = input.value.replace(/[ -]/g, "");
+  if (!code) throw new FieldError(input, t("error.enter_recovery"));
+  if (!RECOVERY_CODE.test(code)) throw new FieldError(input, t("error.recovery_form"));
+  return code;
 }
 
 function recoveryField(id) {
@@ -139,27 +173,38 @@ function checkbox(id, label, checked, hint) {
 function requiredValue(el, id, message) {
   const input = $("#" + id, el);
   const value = input.value.trim();
-  if (!value) throw new FieldError(input, message || t("error.enter_code"));
+  if (!value) throw new FieldError(input, message);
   return value;
 }
 
 function codesList(codes) {
-  return h("ol", { class: "codes mono", "aria-label": t("attached.codes") }, codes.map((code) => h("li", null, code)));
+  return h("ol", { class: "codes mono", "aria-label": t("attached.codes"), "data-once": true }, codes.map((code) => h("li", null, code)));
 }
 
-function saveButtons(text, filename) {
-  return [
-    button(t("button.copy"), async () => {
-      await navigator.clipboard.writeText(text);
-      announce(t("status.copied"));
-    }, "secondary"),
-    button(t("button.download"), async () => {
-      const url = URL.createObjectURL(new Blob([text + "\n"], { type: "text/plain" }));
-      const link = h("a", { href: url, download: filename, hidden: true });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 1000);
-    }, "secondary"),
-  ];
+/** Copy and Download for recovery codes, shown once: the file says whose they are, for which service
+    (`issuer`, when the page knows it) and from when. Either counts as saved: leaving no longer warns. */
+function saveButtons(codes, issuer) {
+  const text = [
+    t("codes.file_title"),
+    t("codes.file_account", { account: state.claims.sub || "" }),
+    t("codes.file_service", { service: issuer || state.claims.tenant || "", address: BASE.href }),
+    t("codes.file_date", { date: dateText(new Date().toISOString()) }),
+    "", t("attached.codes_hint"), "", ...codes, "",
+  ].join("\n");
+  const copy = button(t("button.copy"), async () => {
+    await navigator.clipboard.writeText(text);
+    state.v.unsaved = null;
+    announce(t("status.copied"), copy.closest(".buttons"));
+  }, "secondary");
+  const download = button(t("button.download"), async () => {
+    const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+    const link = h("a", { href: url, download: "recovery-codes.txt", hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    state.v.unsaved = null;
+    announce(t("status.downloaded"), download.closest(".buttons"));
+  }, "secondary");
+  return [copy, download];
 }

@@ -1,4 +1,4 @@
-// The page's language: t() (words from web/i18n-*.js), dates and durations, the picker and the header it relabels.
+// The page's language: t() and tn() (words from web/i18n-*.js, plurals), dates and durations, the picker and the header it relabels.
 "use strict";
 
 const STRINGS = window.MFA_STRINGS;
@@ -10,6 +10,21 @@ function t(key, vars) {
   let text = key in table ? table[key] : key in STRINGS.en ? STRINGS.en[key] : key;
   if (vars) text = text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
   return text;
+}
+
+/** t() for a count: the form the language's plural rules pick (Intl.PluralRules: key.one, key.other...). */
+function tn(key, n, vars) {
+  return t(key + "." + new Intl.PluralRules(state.lang).select(n), { n, ...vars });
+}
+
+/** Whether the page has words for `key` (an API value it can name) or must show the value as it came. */
+function known(key) {
+  return key in (STRINGS[state.lang] || STRINGS.en);
+}
+
+/** Sentences one after another: a space between them in English, none in Chinese. */
+function sentences(...parts) {
+  return parts.filter(Boolean).join(t("sentence.gap"));
 }
 
 function dateText(iso, style) {

@@ -7,6 +7,8 @@ const EVENTS = [
   "reset", "app_password_created", "app_password_revoked", "app_password_used",
 ];
 
+const ADMIN_ROUTES = { "/admin": openAdmin };
+
 const ADMIN_VIEWS = {
   // -- Admin: the tenant policy, a user lookup with reset/unlock, the audit trail
   admin: () => {
@@ -35,6 +37,13 @@ const ADMIN_VIEWS = {
         number("policy-max-failures", "admin.max_failures", p.lockout.max_failures, 1, 100),
         number("policy-lock-seconds", "admin.lock_seconds", p.lockout.lock_seconds, 1, 86400)),
       checkbox("policy-app-passwords", t("admin.app_passwords"), p.app_passwords),
+      h("fieldset", null, h("legend", null, t("admin.sms")),
+        field("policy-sms-countries", t("admin.sms_countries"),
+          h("input", { type: "text", value: p.sms.countries.join(", "), autocomplete: "off", spellcheck: "false" }),
+          t("admin.sms_countries_hint")),
+        h("div", { class: "grid" },
+          number("policy-sms-per-number", "admin.sms_per_number", p.sms.per_number_per_day, 1, 100),
+          number("policy-sms-per-tenant", "admin.sms_per_tenant", p.sms.per_tenant_per_day, 1, 1000000))),
       h("fieldset", null, h("legend", null, t("admin.totp")),
         field("policy-issuer", t("admin.issuer"), h("input", { type: "text", value: p.totp.issuer, maxlength: "64" }), t("admin.issuer_hint")),
         h("div", { class: "grid" },
@@ -57,6 +66,7 @@ const ADMIN_VIEWS = {
     const lookup = state.v.lookup;
     return {
       title: "admin.title",
+      address: "/admin",
       crumbs: ["crumb.admin", "admin.title"],
       body: h("div", null,
         h("h2", null, t("admin.title")),
@@ -82,7 +92,7 @@ function userSummary(lookup) {
   return h("div", { id: "user-summary" },
     h("dl", { class: "facts" },
       h("dt", null, t("settings.authenticator")),
-      h("dd", null, s.authenticator ? t("settings.authenticator_since", { name: s.authenticator.name || t("settings.authenticator_default"), date: dateText(s.authenticator.attached_at, "date") }) : yesNo(false)),
+      h("dd", null, s.authenticator ? t("settings.authenticator_since", { name: authenticatorName(s.authenticator), date: dateText(s.authenticator.attached_at, "date") }) : yesNo(false)),
       h("dt", null, t("settings.phone")), h("dd", null, s.phone ? s.phone.number : yesNo(false)),
       h("dt", null, t("settings.recovery")), h("dd", null, t("settings.recovery_left", { n: s.recovery_codes_left })),
       h("dt", null, t("settings.devices")), h("dd", null, String(s.trusted_devices)),
@@ -93,9 +103,9 @@ function userSummary(lookup) {
         h("p", null, t("admin.reset_confirm", { user: lookup.user })),
         h("div", { class: "buttons" },
           button(t("button.confirm_reset"), resetUser, "danger"),
-          button(t("button.cancel"), async () => { lookup.confirmReset = false; render({ focus: "#user-summary button" }); }, "secondary")))
+          button(t("button.cancel"), async () => { lookup.confirmReset = false; render({ keepInputs: true, focus: "#user-summary button" }); }, "secondary")))
       : h("div", { class: "buttons" },
-        button(t("button.reset"), async () => { lookup.confirmReset = true; render({ focus: "#user-summary .warning button" }); }, "danger"),
+        button(t("button.reset"), async () => { lookup.confirmReset = true; render({ keepInputs: true, focus: "#user-summary .warning button" }); }, "danger"),
         locked ? button(t("button.unlock"), unlockUser, "secondary") : null));
 }
 
@@ -107,12 +117,13 @@ function auditTable(events) {
       h("td", { "data-label": t("admin.at") }, dateText(e.at)),
       h("td", { "data-label": t("admin.event") }, EVENTS.includes(e.event) ? t("event." + e.event) : e.event),
       h("td", { "data-label": t("admin.ip") }, e.ip || "-"),
-      h("td", { "data-label": t("admin.detail") }, Object.entries(e.detail || {}).map(([k, v]) => k + ": " + v).join(", ") || "-")))));
+      h("td", { "data-label": t("admin.detail") }, detailText(e.detail))))));
 }
 
 async function openAdmin() {
   const policy = (await api("GET", "v1/policy")).data;
   go("admin", { policy, lookup: null });
+  state.v.drawn = saveInputs($("#policy-form"));
 }
 
 function wholeNumber(el, id) {
@@ -124,6 +135,14 @@ function wholeNumber(el, id) {
     throw new FieldError(input, t("error.range", { label: $("label[for=" + id + "]", el).textContent, min, max }));
   }
   return value;
+}
+
+/** The country calling codes typed in `id` ("+86, +1"), each once; the API says which are not whole codes. */
+function callingCodes(el, id) {
+  const input = $("#" + id, el);
+  const codes = input.value.split(/[\s,;，、；]+/).filter(Boolean);
+  if (codes.some((code) => !/^\+[1-9][0-9]{0,2}$/.test(code))) throw new FieldError(input, t("error.calling_codes"));
+  return [...new Set(codes)];
 }
 
 async function savePolicy(el) {
@@ -149,19 +168,71 @@ async function savePolicy(el) {
     },
     lockout: { max_failures: wholeNumber(el, "policy-max-failures"), lock_seconds: wholeNumber(el, "policy-lock-seconds") },
     enroll_grace_days: wholeNumber(el, "policy-grace"),
+    sms: {
+      countries: callingCodes(el, "policy-sms-countries"),
+      per_number_per_day: wholeNumber(el, "policy-sms-per-number"),
+      per_tenant_per_day: wholeNumber(el, "policy-sms-per-tenant"),
+    },
     version: p.version,
   };
   try {
     state.v.policy = (await api("PUT", "v1/policy", body)).data;
   } catch (error) {
     if (error.code !== "conflict") throw error;
-    state.v.policy = (await api("GET", "v1/policy")).data; // someone saved meanwhile: show theirs
-    render({ focus: "#policy-form" });
-    formError($("#policy-form"), error);
-    return;
+    return keepEditsOver((await api("GET", "v1/policy")).data);
   }
   render({ focus: false });
-  announce(t("status.policy_saved", { n: state.v.policy.version }));
+  state.v.drawn = saveInputs($("#policy-form"));
+  announce(t("status.policy_saved", { n: state.v.policy.version }), "#policy-form .buttons");
+}
+
+/** Someone else saved the policy since it was drawn (409): their policy, with this admin's own edits on top
+    (a field not touched here takes their value), and what they changed said next to the Save button. */
+function keepEditsOver(theirs) {
+  const mine = saveInputs($("#policy-form"));
+  const drawn = state.v.drawn;
+  state.v.policy = theirs;
+  render({ focus: false });
+  const form = $("#policy-form");
+  const now = saveInputs(form);
+  state.v.drawn = now;
+  restoreInputs(form, Object.fromEntries(Object.entries(mine).filter(([id, value]) => value !== drawn[id])));
+  const changes = policyChanges(form, drawn, now);
+  $(".buttons", form).after(h("p", { class: "warning", id: "policy-conflict", role: "alert" }, sentences(
+    t("admin.conflict", { n: theirs.version }),
+    changes.length ? t("admin.they_changed", { changes: changes.join(t("list.separator")) }) : null,
+    t("admin.edits_kept"))));
+  $("button[type=submit]", form).focus();
+}
+
+/** "Trusted device days: 30 → 7" for each field whose value differs between two snapshots of the form. */
+function policyChanges(form, before, after) {
+  const fields = new Map(); // a radio group is one field
+  for (const id of Object.keys(after)) {
+    const input = $("#" + CSS.escape(id), form);
+    if (before[id] !== after[id]) fields.set(input.type === "radio" ? input.name : id, input);
+  }
+  return [...fields.values()].map((input) => t("admin.change", {
+    field: fieldLabel(form, input), from: fieldValue(form, input, before), to: fieldValue(form, input, after),
+  }));
+}
+
+function fieldLabel(form, input) {
+  const set = input.closest("fieldset");
+  const legend = set ? $("legend", set).textContent : "";
+  if (input.type === "radio") return legend;
+  const label = $("label[for=" + CSS.escape(input.id) + "]", form).textContent;
+  return legend && input.type === "checkbox" ? legend + " › " + label : label;
+}
+
+function fieldValue(form, input, values) {
+  if (input.type === "checkbox") return t(values[input.id] ? "admin.on" : "admin.off");
+  if (input.type === "radio") {
+    const checked = [...form.querySelectorAll("input[type=radio]")].find((r) => r.name === input.name && values[r.id]);
+    return checked ? $("label[for=" + CSS.escape(checked.id) + "]", form).textContent : "-";
+  }
+  const option = input.tagName === "SELECT" && [...input.options].find((o) => o.value === values[input.id]);
+  return option ? option.textContent : values[input.id];
 }
 
 async function fetchUser(user) {
@@ -176,8 +247,8 @@ async function fetchUser(user) {
 async function lookUp(el) {
   const user = requiredValue(el, "lookup-user", t("error.enter_mailbox"));
   state.v.lookup = await fetchUser(user);
-  render({ focus: "#lookup-user" });
-  announce(t("status.found", { user }));
+  render({ keepInputs: true, focus: "#lookup-user" });
+  announce(t("status.found", { user }), "#lookup-form .buttons");
 }
 
 async function moreEvents() {
@@ -185,21 +256,21 @@ async function moreEvents() {
   const page = await api("GET", "v1/admin/events?limit=20&user=" + encodeURIComponent(lookup.user) + "&cursor=" + encodeURIComponent(lookup.cursor));
   lookup.events = lookup.events.concat(page.data);
   lookup.cursor = page.headers.get("X-Next-Cursor");
-  render({ focus: false });
+  render({ keepInputs: true, focus: false });
 }
 
 async function resetUser() {
   const user = state.v.lookup.user;
   await api("POST", "v1/admin/users/" + encodeURIComponent(user) + "/reset", {});
   state.v.lookup = await fetchUser(user);
-  render({ focus: "#user-summary button" });
-  announce(t("status.reset", { user }));
+  render({ keepInputs: true, focus: "#user-summary button" });
+  announce(t("status.reset", { user }), "#user-summary .buttons");
 }
 
 async function unlockUser() {
   const user = state.v.lookup.user;
   await api("POST", "v1/admin/users/" + encodeURIComponent(user) + "/unlock", {});
   state.v.lookup = await fetchUser(user);
-  render({ focus: "#user-summary button" });
-  announce(t("status.unlocked", { user }));
+  render({ keepInputs: true, focus: "#user-summary button" });
+  announce(t("status.unlocked", { user }), "#user-summary .buttons");
 }

@@ -5,6 +5,7 @@ const LOGON_VIEWS = {
   // -- Logon: the password step is the mail product's; the local run simulates it
   logon_password: () => ({
     title: "logon.password_title",
+    address: "/logon",
     crumbs: ["crumb.logon"],
     body: h("div", null,
       h("h2", null, t("logon.password_title")),
@@ -28,12 +29,12 @@ const LOGON_VIEWS = {
     const verifyButton = h("div", { class: "buttons" }, h("button", { type: "submit" }, t("button.verify")));
     if (mode === "authenticator") {
       parts.push(h("p", null, t("logon.lead_authenticator")));
-      parts.push(form("logon-form", verifyCode, codeField("logon-code", t("label.code")), trust, verifyButton));
+      parts.push(form("logon-form", verifyCode, codeField("logon-code", t("label.code"), LOGON_DIGITS), trust, verifyButton));
     } else if (mode === "phone") {
       parts.push(h("p", null, t("logon.lead_phone")));
       if (v.sent) {
         parts.push(h("p", { class: "note" }, t("phone.sent", { number: v.sent })));
-        parts.push(form("logon-form", verifyCode, codeField("logon-code", t("label.sms_code")), trust, verifyButton));
+        parts.push(form("logon-form", verifyCode, codeField("logon-code", t("label.sms_code"), SMS_DIGITS), trust, verifyButton));
       }
       parts.push(h("div", { class: "buttons" }, button(v.sent ? t("button.send_again") : t("button.send_code"), sendLogonSms, v.sent ? "secondary" : null)));
     } else {
@@ -50,6 +51,7 @@ const LOGON_VIEWS = {
     if (mode !== "recovery_code" && v.methods.includes("authenticator")) alternatives.push(other("recovery_code", "logon.use_recovery"));
     return {
       title: "logon.title",
+      address: "/logon",
       crumbs: ["crumb.logon"],
       body: h("div", null,
         h("h2", null, t("logon.title")),
@@ -62,6 +64,7 @@ const LOGON_VIEWS = {
     const v = state.v;
     return {
       title: "logon.title",
+      address: "/logon",
       crumbs: ["crumb.logon"],
       body: h("div", null,
         h("h2", null, t("logon.title")),
@@ -69,12 +72,21 @@ const LOGON_VIEWS = {
           h("h3", null, t("enroll.title")),
           h("p", null, t(v.methods.includes("authenticator") ? "enroll.lead" : "enroll.lead_phone")),
           h("div", { class: "buttons" },
-            v.methods.includes("authenticator") ? button(t("button.attach_authenticator"), () => startAttach(true)) : null,
+            v.methods.includes("authenticator") ? button(t("button.attach_authenticator"), () => openAttach(true)) : null,
             v.methods.includes("phone") ? button(t("button.attach_phone"), async () => go("phone", { mode: "attach", method1: true }), "secondary") : null),
           v.skippable ? h("div", { class: "later" }, h("p", { class: "hint" }, t("enroll.grace", { date: dateText(v.grace_until, "date") })),
             h("div", { class: "buttons" }, button(t("button.skip"), skipEnroll, "secondary"))) : null)),
     };
   },
+
+  // The fragment named a receiver for the page's result (the logon result) that this deployment does not trust.
+  handoff_refused: () => ({
+    title: "handoff.refused_title",
+    body: h("div", { class: "card" },
+      h("h2", null, t("handoff.refused_title")),
+      h("p", { class: "error", role: "alert" }, t("handoff.refused", { origin: state.v.origin })),
+      h("p", null, t("problem.reopen"))),
+  }),
 
   logon_done: () => {
     const v = state.v;
@@ -82,6 +94,7 @@ const LOGON_VIEWS = {
     const how = v.how || { device: "done.device", none: "done.none", otp: "done.verified", sms: "done.verified", recovery: "done.verified" }[amr] || "done.verified";
     return {
       title: "done.title",
+      address: "/logon/done",
       crumbs: ["crumb.logon"],
       body: h("div", null,
         h("h2", { class: "success" }, t("done.title")),
@@ -100,6 +113,16 @@ const LOGON_VIEWS = {
     };
   },
 };
+
+// The logon decision does not say how many digits the authenticator's codes have: either the policy allows.
+const LOGON_DIGITS = [6, 8];
+
+// A reload or Back on a logon screen starts the logon again: its result was handed over once.
+const LOGON_ROUTES = { "/logon": logonHome, "/logon/done": logonHome };
+
+function logonHome() {
+  return state.dev ? go("logon_password") : startLogon();
+}
 
 function deviceKey() {
   return "mfa.device." + state.claims.tenant + "." + state.claims.sub;
@@ -120,7 +143,7 @@ async function startLogon() {
 
 async function verifyCode(el) {
   const mode = state.v.mode;
-  const code = mode === "recovery_code" ? requiredValue(el, "logon-recovery", t("error.enter_recovery")) : requiredValue(el, "logon-code");
+  const code = mode === "recovery_code" ? recoveryValue(el, "logon-recovery") : codeValue(el, "logon-code");
   const trust = $("#logon-trust", el);
   const result = (await api("POST", "v1/logon/verify", { method: mode, code, trust_device: !!(trust && trust.checked) })).data;
   if (result.device_token) store(deviceKey(), result.device_token);
@@ -137,6 +160,15 @@ async function sendLogonSms() {
 async function skipEnroll() {
   const result = (await api("POST", "v1/logon/skip", {})).data;
   logonDone(result.mfa_token, { how: "done.skipped" });
+}
+
+/** Whether the logon result may be posted to `origin`: one of the deployment's MFA_CORS_ORIGINS, which the server
+    writes into the page (functions/page.py). The fragment that names it comes from whoever opened the page. */
+function handoffAllowed(origin) {
+  const listed = ($('meta[name="mfa-handoff-origins"]').content || "").split(" ");
+  let exact = false;
+  try { exact = new URL(origin).origin === origin; } catch (e) { /* not an origin: "*", "null", a path */ }
+  return exact && listed.includes(origin);
 }
 
 function logonDone(mfaToken, extra) {

@@ -53,22 +53,7 @@ def authenticate(authorization: str | None, settings: Settings, scopes: tuple[st
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
-    try:
-        claims = jwt.decode(
-            token.strip(),
-            settings.jwt_verify_key,
-            algorithms=[settings.jwt_algorithm],
-            audience="mfa",
-            # Times are checked below against the service's clock (injected in tests), not PyJWT's.
-            options={
-                "require": ["exp", "iat", "aud", "sub", "tenant", "scope"],
-                "verify_exp": False,
-                "verify_iat": False,
-                "verify_nbf": False,
-            },
-        )
-    except jwt.PyJWTError as e:
-        raise Unauthorized() from e
+    claims = _verified_claims(token.strip(), settings)
     if not _current(claims, now):
         raise Unauthorized()
     user = normalize_user(claims["sub"])
@@ -85,6 +70,35 @@ def authenticate(authorization: str | None, settings: Settings, scopes: tuple[st
     if not any(caller.has(s) for s in scopes):
         raise Forbidden("The token's scope does not allow this.")
     return caller
+
+
+def _verified_claims(token: str, settings: Settings) -> dict:
+    """The claims of a token signed by one of the deployment's token keys (during a rotation, the
+    previous key's tokens still verify); Unauthorized for anything else."""
+    for key in settings.jwt_verify_keys:
+        try:
+            return _decode(token, key, settings.jwt_algorithm)
+        except jwt.InvalidSignatureError as e:
+            refused = e  # perhaps signed with the other key of a rotation
+        except jwt.PyJWTError as e:
+            raise Unauthorized() from e
+    raise Unauthorized() from refused
+
+
+def _decode(token: str, key: str, algorithm: str) -> dict:
+    return jwt.decode(
+        token,
+        key,
+        algorithms=[algorithm],
+        audience="mfa",
+        # Times are checked by `_current`, against the service's clock (injected in tests), not PyJWT's.
+        options={
+            "require": ["exp", "iat", "aud", "sub", "tenant", "scope"],
+            "verify_exp": False,
+            "verify_iat": False,
+            "verify_nbf": False,
+        },
+    )
 
 
 def _current(claims: dict, now: float) -> bool:

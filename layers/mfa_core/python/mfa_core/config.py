@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, replace
@@ -10,6 +11,9 @@ from functools import lru_cache
 DEV_SECRET = "local-dev-secret-not-for-production"
 TENANT_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
+# A shorter HMAC key can be brute-forced offline from one captured token (PyJWT warns under it too).
+MIN_SECRET_BYTES = 32
+TOKEN_KEY_STAGES = ("current", "previous")
 
 
 class ConfigError(RuntimeError):
@@ -29,8 +33,11 @@ class Settings:
     cors_origins: tuple[str, ...]
     topic_arn: str | None
     # MFA_JWT_SECRET_ARN: Secrets Manager holds the HS256 secret; jwt_verify_key stays empty until
-    # `with_jwt_secret` fills it at the first request.
+    # `with_jwt_secret` fills it (runtime.Runtime.settings, read again every few minutes).
     jwt_secret_arn: str | None = None
+    # During a rotation of that secret, the key it replaces: tokens signed with it still verify, nothing
+    # is signed with it (what this service signs, e.g. dev tokens, uses jwt_verify_key, the current one).
+    jwt_previous_key: str | None = None
     # MFA_SIGNING_KEY_ARN: Secrets Manager holds the P-256 keys that sign mfa_tokens (mfa_core/signing.py).
     # Without it (the local run only) a key is made when the container starts.
     signing_key_arn: str | None = None
@@ -81,13 +88,49 @@ class Settings:
             signing_key_arn=signing_key_arn,
         )
 
+    @property
+    def jwt_verify_keys(self) -> tuple[str, ...]:
+        """Every key a caller's token may be signed with: the current one first."""
+        return (self.jwt_verify_key,) if self.jwt_previous_key is None else (self.jwt_verify_key, self.jwt_previous_key)
+
     def with_jwt_secret(self, value: str) -> Settings:
-        """These settings with the HS256 secret read from the secret MFA_JWT_SECRET_ARN names."""
-        secret = value.strip()
-        # A shorter HMAC key can be brute-forced offline from one captured token.
-        if len(secret.encode()) < 32:
-            raise ConfigError("the token secret in Secrets Manager must be at least 32 bytes")
-        return replace(self, jwt_verify_key=secret)
+        """These settings with the HS256 keys of the secret MFA_JWT_SECRET_ARN names: the plain key, or
+        JSON {"current": key, "previous": key} while a rotation lets tokens of the old key still verify.
+        ConfigError, naming what is wrong and never a key, for anything else."""
+        current, previous = token_keys(value)
+        return replace(self, jwt_verify_key=current, jwt_previous_key=previous)
+
+
+def token_keys(value: str) -> tuple[str, str | None]:
+    """The current and the previous (or None) HS256 key of a token secret."""
+    text = value.strip()
+    # A generated secret is letters and digits only (infra/tenant-stack.yaml): a "{" can only mean JSON.
+    if not text.startswith("{"):
+        return _long_enough(text, "the token secret"), None
+    try:
+        stages = json.loads(text)
+    except ValueError as e:
+        raise ConfigError('the token secret starts with "{" but is not JSON: {"current": ..., "previous": ...}') from e
+    if (
+        not isinstance(stages, dict)
+        or set(stages) - set(TOKEN_KEY_STAGES)
+        or not all(isinstance(v, str) for v in stages.values())
+    ):
+        raise ConfigError('the token secret must be a key or {"current": key, "previous": key}, both strings')
+    if not stages.get("current", "").strip():
+        raise ConfigError('the token secret\'s JSON has no "current" key')
+    current, previous = stages["current"].strip(), stages.get("previous", "").strip()
+    return (
+        _long_enough(current, "the token secret's current key"),
+        _long_enough(previous, "the token secret's previous key") if previous else None,
+    )
+
+
+def _long_enough(key: str, what: str) -> str:
+    size = len(key.encode())
+    if size < MIN_SECRET_BYTES:
+        raise ConfigError(f"{what} is {size} bytes: HS256 needs at least {MIN_SECRET_BYTES} bytes")
+    return key
 
 
 def _pem(value: str) -> str:

@@ -9,6 +9,7 @@ from .model import SmsChallenge
 SMS_SECONDS = 300  # an SMS code's life
 SMS_MIN_GAP_SECONDS = 30
 SMS_PER_DAY = 10  # per user and UTC day: SMS costs money and a flood annoys the phone's owner
+# The day's limits per number and per tenant are the tenant's to set: policy.SmsSettings.
 MAX_TRUSTED_DEVICES = 10  # the device slots of a user
 MAX_APP_PASSWORDS = 40
 APP_PASSWORD_FAILURES_PER_MINUTE = 10  # per user: past it even the right password waits for the minute
@@ -21,10 +22,14 @@ def sms_wait(seen: SmsChallenge | None, now: float) -> float | None:
     wait = seen.last_sent_at + SMS_MIN_GAP_SECONDS - now
     if wait > 0:
         return wait
-    today = int(now) // DAY
-    if seen.day == today and seen.day_count >= SMS_PER_DAY:
-        return (today + 1) * DAY - now
+    if seen.day == int(now) // DAY and seen.day_count >= SMS_PER_DAY:
+        return until_next_day(now)
     return None
+
+
+def until_next_day(now: float) -> float:
+    """Seconds until the next UTC midnight, when every day's count of SMS starts again."""
+    return (int(now) // DAY + 1) * DAY - now
 
 
 def minute_of(now: float) -> int:

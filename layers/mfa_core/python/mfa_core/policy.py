@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from . import phone
 from .errors import InvalidRequest
 from .times import iso
 
@@ -17,6 +18,7 @@ FIELD_ORDER = (
     "totp",
     "lockout",
     "enroll_grace_days",
+    "sms",
     "version",
     "two_factor_since",
 )
@@ -38,6 +40,23 @@ class LockoutSettings:
 
 
 @dataclass(frozen=True)
+class SmsSettings:
+    """Where SMS may go and how many a day: SMS costs money per message, and an attacker who can make
+    us send them (to numbers of their choosing, premium ones included) spends it."""
+
+    countries: tuple[str, ...] = ()  # the country calling codes SMS may go to; empty: every country
+    per_number_per_day: int = 10  # to one number, whichever users it belongs to
+    per_tenant_per_day: int = 1000
+
+    def allows(self, number: str) -> bool:
+        return not self.countries or phone.calling_code(number) in self.countries
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> SmsSettings:
+        return cls(**doc | {"countries": tuple(doc.get("countries", ()))})
+
+
+@dataclass(frozen=True)
 class Policy:
     totp: TotpSettings
     two_factor: str = "off"
@@ -46,6 +65,7 @@ class Policy:
     app_passwords: bool = True
     lockout: LockoutSettings = field(default_factory=LockoutSettings)
     enroll_grace_days: int = 0
+    sms: SmsSettings = field(default_factory=SmsSettings)
     version: int = 0
     # When two_factor last went from off to on (epoch seconds); the enrollment grace period counts from it.
     two_factor_since: int | None = None
@@ -59,6 +79,7 @@ class Policy:
     def to_dict(self) -> dict:
         doc = asdict(self)
         doc["methods"] = list(self.methods)
+        doc["sms"]["countries"] = list(self.sms.countries)
         if self.two_factor_since is not None:
             doc["two_factor_since"] = iso(self.two_factor_since)
         return {name: doc[name] for name in FIELD_ORDER}
@@ -78,6 +99,7 @@ class Policy:
             app_passwords=doc["app_passwords"],
             lockout=LockoutSettings(**doc["lockout"]),
             enroll_grace_days=doc["enroll_grace_days"],
+            sms=SmsSettings.from_dict(doc.get("sms", {})),  # {}: saved before SMS limits existed, the defaults
             version=doc.get("version", 0),
             two_factor_since=doc.get("two_factor_since"),
             devices_revoked_at=doc.get("devices_revoked_at"),
@@ -117,6 +139,7 @@ def validate(body: dict, current: Policy) -> tuple[Policy, int | None]:
         max_failures=_int(lockout_doc, "max_failures", 1, 100, 5, prefix="lockout."),
         lock_seconds=_int(lockout_doc, "lock_seconds", 1, 86400, 900, prefix="lockout."),
     )
+    sms = _sms(_object(body, "sms"))
     app_passwords = body.get("app_passwords", True)
     if not isinstance(app_passwords, bool):
         raise InvalidRequest("app_passwords must be true or false")
@@ -132,8 +155,25 @@ def validate(body: dict, current: Policy) -> tuple[Policy, int | None]:
         totp=totp,
         lockout=lockout,
         enroll_grace_days=_int(body, "enroll_grace_days", 0, 90, 0),
+        sms=sms,
     )
     return policy, version
+
+
+def _sms(doc: dict) -> SmsSettings:
+    _no_unknown(doc, {"countries", "per_number_per_day", "per_tenant_per_day"}, "sms")
+    countries = doc.get("countries", [])
+    if (
+        not isinstance(countries, list)
+        or not all(isinstance(c, str) and phone.is_calling_code(c) for c in countries)
+        or len(set(countries)) != len(countries)
+    ):
+        raise InvalidRequest('sms.countries must be a list of distinct country calling codes, like ["+86", "+1"]')
+    return SmsSettings(
+        countries=tuple(countries),
+        per_number_per_day=_int(doc, "per_number_per_day", 1, 100, 10, prefix="sms."),
+        per_tenant_per_day=_int(doc, "per_tenant_per_day", 1, 1_000_000, 1000, prefix="sms."),
+    )
 
 
 def _is_int(value: object) -> bool:

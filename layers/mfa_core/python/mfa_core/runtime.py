@@ -1,15 +1,17 @@
 """The composition root: settings, AWS clients and the ports the use cases talk through (store, vault,
-messenger, policies), created lazily once per container.
+messenger, policies), each created when first needed and then kept for the container's life.
 
-Lazy because Lambda's environment (and moto in tests) must be in place before a boto3 client exists."""
+Lazy because Lambda's environment (and moto in tests) must be in place before a boto3 client exists, and
+because a client costs cold start: a function that never calls KMS never makes a KMS client."""
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
-from functools import cached_property
+from typing import Generic, TypeVar
 
 from botocore.config import Config
 
@@ -25,17 +27,109 @@ log = logging.getLogger(__name__)
 # Standard retries (with backoff) before a call counts as failed; short timeouts so a stuck call
 # fails within API Gateway's 29 s instead of hanging the logon.
 AWS_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5)
+T = TypeVar("T")
+
+
+class lazy(Generic[T]):  # lower case: a decorator, like the cached_property it replaces
+    """A runtime attribute made on first use, once, under the runtime's lock. functools.cached_property
+    has no lock since Python 3.12, and two threads making boto3 clients at once from the default
+    session is what boto3 warns against. Once made, the value sits in the instance's __dict__, which
+    Python reads before this (non-data) descriptor: later reads take no lock."""
+
+    def __init__(self, make: Callable[[Runtime], T]) -> None:
+        self._make = make
+        self.__doc__ = make.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, rt: Runtime | None, owner: type | None = None) -> T:
+        if rt is None:
+            return self  # type: ignore[return-value]
+        with rt._making:
+            if self._name not in rt.__dict__:
+                rt.__dict__[self._name] = self._make(rt)
+        return rt.__dict__[self._name]
+
+
+class Reread(Generic[T]):
+    """A value read from Secrets Manager, read again once `seconds` have passed, so a changed secret
+    reaches every running container within that time. A failed re-read (Unavailable) keeps the value
+    in hand; a failed first read is the request's 503. `seconds=None`: read once."""
+
+    def __init__(self, read: Callable[[], T], what: str, seconds: float | None = signing.REFRESH_SECONDS) -> None:
+        self._read = read
+        self._what = what
+        self._seconds = math.inf if seconds is None else seconds
+        self._held: tuple[float, T] | None = None  # (read again from, value)
+        self._lock = threading.Lock()
+
+    def get(self, now: float) -> T:
+        held = self._held
+        if held is not None and held[0] > now:
+            return held[1]
+        with self._lock:  # one read per refresh, however many requests ask at once
+            held = self._held
+            if held is None or held[0] <= now:
+                try:
+                    value = self._read()
+                except Unavailable:
+                    if held is None:
+                        raise
+                    log.warning("%s not re-read: the ones in hand stay until the next try", self._what)
+                    value = held[1]
+                self._held = held = (now + self._seconds, value)
+        return held[1]
 
 
 class Runtime:
     def __init__(
         self, settings: Settings, *, aws_config: Config = AWS_CONFIG, clock: Callable[[], float] = time.time
     ) -> None:
-        self.settings = settings
+        self._settings = settings
         self.clock = clock
         self._aws_config = aws_config
-        self._keyring: tuple[float, signing.KeyRing] | None = None
-        self._keyring_lock = threading.Lock()
+        self._making = threading.RLock()  # an RLock: making the store makes the DynamoDB client
+        self._keyring = Reread(
+            self._read_keyring, "signing keys", None if settings.signing_key_arn is None else signing.REFRESH_SECONDS
+        )
+        self._with_token_keys = (
+            None if settings.jwt_secret_arn is None else Reread(self._read_token_keys, "token keys")
+        )
+
+    @property
+    def settings(self) -> Settings:
+        """The deployment's settings. With MFA_JWT_SECRET_ARN, their token keys are the secret's, read at
+        the first request that asks and again every signing.REFRESH_SECONDS (a rotation's overlap)."""
+        if self._with_token_keys is None:
+            return self._settings
+        return self._with_token_keys.get(self.clock())
+
+    def keyring(self) -> signing.KeyRing:
+        """The mfa_token signing keys: from the secret MFA_SIGNING_KEY_ARN names, read again every
+        signing.REFRESH_SECONDS; in the local run, a key made when the container first signs."""
+        return self._keyring.get(self.clock())
+
+    def _read_keyring(self) -> signing.KeyRing:
+        if self._settings.signing_key_arn is None:
+            return signing.KeyRing(signing.new_key())
+        return self._from_secret(self._settings.signing_key_arn, signing.from_secret, "no mfa_token can be signed")
+
+    def _read_token_keys(self) -> Settings:
+        return self._from_secret(
+            self._settings.jwt_secret_arn, self._settings.with_jwt_secret, "callers' tokens cannot be verified"
+        )
+
+    def _from_secret(self, arn: str, parse: Callable[[str], T], consequence: str) -> T:
+        """What a secret holds; Unavailable (a 503) when it cannot be read or holds no valid value, with one
+        log line naming the secret and its problem, never its value."""
+        with aws_unavailable():
+            value = self.secretsmanager.get_secret_value(SecretId=arn)["SecretString"]
+        try:
+            return parse(value)
+        except ConfigError as e:
+            log.error("%s: %s (secret %s)", consequence, e, arn)
+            raise Unavailable() from e
 
     def _client(self, name: str):
         import boto3
@@ -46,86 +140,40 @@ class Runtime:
 
         return boto3.client(name, config=self._aws_config)
 
-    @cached_property
+    @lazy
     def dynamodb(self):
         return self._client("dynamodb")
 
-    @cached_property
+    @lazy
     def kms(self):
         return self._client("kms")
 
-    @cached_property
+    @lazy
     def sns(self):
         return self._client("sns")
 
-    @cached_property
-    def store(self) -> Store:
-        return Store(self.dynamodb, self.settings.table)
-
-    @cached_property
-    def vault(self) -> Vault:
-        return Vault(self.kms, self.store, self.settings.kms_key_id)
-
-    @cached_property
-    def messenger(self) -> Messenger:
-        # The SNS client is made on first send: most requests never send, and a client costs cold start.
-        return Messenger(lambda: self.sns, self.settings.topic_arn)
-
-    @cached_property
-    def policies(self) -> Policies:
-        return Policies(self.store)
-
-    def keyring(self) -> signing.KeyRing:
-        """The mfa_token signing keys: from the secret MFA_SIGNING_KEY_ARN names, read again every
-        signing.REFRESH_SECONDS (a failed re-read keeps the keys in hand); in the local run, a key made
-        when the container starts."""
-        now = self.clock()
-        held = self._keyring
-        if held is not None and (held[0] > now or self.settings.signing_key_arn is None):
-            return held[1]
-        with self._keyring_lock:
-            held = self._keyring
-            if held is None or held[0] <= now:
-                try:
-                    ring = self._read_keyring()
-                except Unavailable:
-                    if held is None:
-                        raise
-                    log.warning("signing keys not re-read: Secrets Manager failed; the keys in hand stay")
-                    ring = held[1]
-                self._keyring = held = (now + signing.REFRESH_SECONDS, ring)
-        return held[1]
-
-    def _read_keyring(self) -> signing.KeyRing:
-        if self.settings.signing_key_arn is None:
-            return signing.KeyRing(signing.new_key())
-        with aws_unavailable():
-            value = self.secretsmanager.get_secret_value(SecretId=self.settings.signing_key_arn)["SecretString"]
-        try:
-            return signing.from_secret(value)
-        except ConfigError as e:
-            log.error("no mfa_token can be signed: %s", e)
-            raise Unavailable() from e
-
-    @cached_property
+    @lazy
     def secretsmanager(self):
         return self._client("secretsmanager")
 
-    def build(self) -> Runtime:
-        """Everything at once: cached_property is not thread-safe, so current() builds under its lock."""
-        self._read_token_key()
-        self.store, self.vault, self.messenger, self.policies  # noqa: B018 - each is built on first access
-        return self
+    @lazy
+    def store(self) -> Store:
+        return Store(self.dynamodb, self._settings.table)
 
-    def _read_token_key(self) -> None:
-        """The HS256 secret from Secrets Manager when MFA_JWT_SECRET_ARN names one. Read once, when the
-        container builds its runtime, and kept for its life: a changed secret reaches new containers
-        (redeploy, or wait for old ones to be recycled)."""
-        if self.settings.jwt_secret_arn is None:
-            return
-        with aws_unavailable():
-            secret = self.secretsmanager.get_secret_value(SecretId=self.settings.jwt_secret_arn)["SecretString"]
-        self.settings = self.settings.with_jwt_secret(secret)
+    @lazy
+    def vault(self) -> Vault:
+        # Only a request that needs a tenant's data key asks for the vault, and in a new container that
+        # key is not in hand yet: KMS is needed then anyway.
+        return Vault(self.kms, self.store, self._settings.kms_key_id)
+
+    @lazy
+    def messenger(self) -> Messenger:
+        # The SNS client is made on first send: most requests never send, and a client costs cold start.
+        return Messenger(lambda: self.sns, self._settings.topic_arn)
+
+    @lazy
+    def policies(self) -> Policies:
+        return Policies(self.store)
 
 
 _current: Runtime | None = None
@@ -137,7 +185,7 @@ def current() -> Runtime:
     if _current is None:
         with _lock:
             if _current is None:
-                _current = Runtime(settings()).build()
+                _current = Runtime(settings())
     return _current
 
 

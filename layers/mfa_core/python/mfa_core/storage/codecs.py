@@ -25,6 +25,8 @@ from .keys import DEVICE, EVENT, SK_ENROLLMENT, SK_LOCKOUT, SK_MFA, SK_SMS, TTL_
 
 # The authenticator's attributes in the MFA item: a delete or reset removes them all.
 AUTHENTICATOR_FIELDS = ("auth_id", "secret", "algorithm", "digits", "period", "label", "attached_at", "last_step")
+# The SMS code's attributes in the SMS item: using the code removes them (the send counters stay).
+SMS_CODE_FIELDS = ("purpose", "number", "code_hash")
 EVENT_DAYS = 365
 
 
@@ -149,6 +151,17 @@ def sms(item: dict | None) -> SmsChallenge | None:
         day_count=_int(item, "day_count"),
         purge_at=_int(item, TTL_ATTRIBUTE),
     )
+
+
+def sms_send_attributes(sent: SmsChallenge) -> dict:
+    """What a send writes of the record `sent` (its code's fields only while it has them); the day and day
+    count are the send limits' to write (guarantees.send_sms)."""
+    return {
+        **{name: s(getattr(sent, name)) for name in SMS_CODE_FIELDS if getattr(sent, name) is not None},
+        "expires_at": n(sent.expires_at),
+        "last_sent_at": n(sent.last_sent_at),
+        TTL_ATTRIBUTE: n(sent.purge_at),
+    }
 
 
 def device(item: dict) -> Device:

@@ -10,6 +10,10 @@ never a version read earlier (API.md, "Guarantees under concurrency"). Store put
   locked as stored") and the audit events commit together or not at all.
 - Caps are conditions on what they cap: 40 app passwords by a counter in the MFA item, 10 trusted
   devices by 10 slots (a new device takes a free slot or replaces exactly the device it read there).
+- An SMS send is counted in one transaction on three items, each on condition that its limit holds as
+  stored: the user's SMS record (one per 30 s, 10 a day), the day's counter of the number and the day's
+  counter of the tenant (`ADD sent 1` while `sent < limit`). The tenant's counter is one hot item, but
+  only for SMS, which are rare and cost money: sends that collide on it are sent again (TransactionConflict).
 - Revocations bump what logons check: deleting the authenticator, a reset and "sign out everywhere"
   raise `device_gen`, which a device logon's write requires unchanged; a TOTP or recovery proof is bound
   to the authenticator's id and an SMS logon to the phone it was sent to."""
@@ -18,10 +22,10 @@ from __future__ import annotations
 
 from ..lockout import DAY, Lockout
 from ..model import Effects, Proof, SmsChallenge
-from ..policy import LockoutSettings
+from ..policy import LockoutSettings, SmsSettings
 from .codecs import AUTHENTICATOR_FIELDS, authenticator_attributes, device_item
 from .dynamo import Delete, Transaction, Update, key, n, s
-from .keys import SK_ENROLLMENT, SK_LOCKOUT, TTL_ATTRIBUTE
+from .keys import SK_ENROLLMENT, SK_LOCKOUT, TTL_ATTRIBUTE, sms_day_sk, sms_number_day_sk, tenant_pk
 
 
 def round_over(seen: Lockout, rules: LockoutSettings, now: float) -> tuple[str, dict]:
@@ -132,26 +136,55 @@ def apply(tx: Transaction, pk: str, mfa: Update, effects: Effects, device_gen: i
 
 
 def send_sms(update: Update, seen: SmsChallenge | None, now: float, *, min_gap: int, per_day: int) -> None:
-    """Count one SMS send on condition that the limits hold as stored (one per `min_gap` s, `per_day` a
-    UTC day): two sends racing get one slot."""
+    """Count one SMS send on condition that the user's limits hold as stored (one per `min_gap` s, `per_day`
+    a UTC day) on the record `seen` itself: two sends racing get one slot, and what a send replaces is
+    exactly `seen`, which a send that failed puts back (a transaction hands back no old item)."""
     today = int(now) // DAY
-    gap = "#last_sent_at <= :gap_start"
-    if seen is not None and seen.day == today:
-        update.condition(
-            f"#day = :today AND #day_count < :per_day AND {gap}",
-            gap_start=n(now - min_gap),
-            today=n(today),
-            per_day=n(per_day),
-        )
-        update.add("day_count", n(1))
+    if seen is None:
+        update.condition("attribute_not_exists(#last_sent_at)")
     else:
         update.condition(
-            f"attribute_not_exists(#last_sent_at) OR (#day <> :today AND {gap})",
+            "#last_sent_at = :seen_at AND #last_sent_at <= :gap_start",
+            seen_at=n(seen.last_sent_at),
             gap_start=n(now - min_gap),
-            today=n(today),
         )
+        # Using the code (removing it) is the one change to the record that is not a send: a code used
+        # since the read must not come back with the undo of a failed send.
+        if seen.code_hash is None:
+            update.condition("attribute_not_exists(#code_hash)")
+        else:
+            update.condition("#code_hash = :seen_hash", seen_hash=s(seen.code_hash))
+    if seen is not None and seen.day == today:
+        update.condition("#day = :today AND #day_count < :per_day", today=n(today), per_day=n(per_day))
+        update.add("day_count", n(1))
+    else:
+        if seen is not None:
+            update.condition("#day <> :today", today=n(today))
         update.set("day", n(today))
         update.set("day_count", n(1))
+
+
+def count_sms_send(tx: Transaction, tenant: str, sent: SmsChallenge, limits: SmsSettings) -> None:
+    """One more SMS on the day's counters of the number and of the tenant, each on condition that fewer
+    than its limit were counted, as stored. Each day counts on items of its own: no day to compare."""
+    number, whole_tenant = _sms_day_counters(tx, tenant, sent)
+    for counter, limit in ((number, limits.per_number_per_day), (whole_tenant, limits.per_tenant_per_day)):
+        counter.condition("attribute_not_exists(#sent) OR #sent < :limit", limit=n(limit))
+        counter.add("sent", n(1))
+
+
+def give_back_sms_send(tx: Transaction, tenant: str, sent: SmsChallenge) -> None:
+    """The unit of a send that never left (SNS failed), back to the day's counters."""
+    for counter in _sms_day_counters(tx, tenant, sent):
+        counter.add("sent", n(-1))
+
+
+def _sms_day_counters(tx: Transaction, tenant: str, sent: SmsChallenge) -> tuple[Update, Update]:
+    pk = tenant_pk(tenant)
+    counters = tx.update(key(pk, sms_number_day_sk(sent.day, sent.number))), tx.update(key(pk, sms_day_sk(sent.day)))
+    for counter in counters:
+        counter.set(TTL_ATTRIBUTE, n((sent.day + 2) * DAY))  # a day after the day ends: nothing counts on it then
+    return counters
 
 
 def under_throttle(throttle: Update, minute: int, limit: int) -> None:

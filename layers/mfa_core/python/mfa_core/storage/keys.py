@@ -2,6 +2,8 @@
 
   T#<tenant>            POLICY                  the tenant's policy (JSON) and its version
   T#<tenant>            DATAKEY                 the tenant's KMS data key, encrypted by KMS
+  T#<tenant>            SMS#<day>               SMS sent in the tenant on UTC day number <day> (TTL)
+  T#<tenant>            SMS#<day>#<number>      SMS sent to <number> that day, by any user of the tenant (TTL)
   T#<tenant>#U#<user>   STATE#MFA               authenticator, recovery-code hashes, secure phone,
                                                 trusted-device generation, app-password count
   T#<tenant>#U#<user>   STATE#LOCKOUT           failed-code counter (TTL: a day after the last failure)
@@ -13,7 +15,8 @@
   T#<tenant>#U#<user>   EVENT#<ms>#<rand>       the audit trail (TTL: a year)
 
 Everything a code check or a logon decision needs is under the user's STATE# prefix: one consistent
-Query. TTL deletes late (up to days; moto never does), so every expiry is also checked in code."""
+Query. TTL deletes late (up to days; moto never does), so every expiry is also checked in code (a day's SMS
+counter needs no check: the next day counts on another item)."""
 
 STATE = "STATE#"
 SK_MFA = "STATE#MFA"
@@ -26,6 +29,7 @@ SK_APP_PASSWORD_THROTTLE = "THROTTLE#APPPW"
 EVENT = "EVENT#"
 SK_POLICY = "POLICY"
 SK_DATA_KEY = "DATAKEY"
+SMS_DAY = "SMS#"
 TTL_ATTRIBUTE = "purge_at"
 
 
@@ -39,3 +43,11 @@ def user_pk(tenant: str, user: str) -> str:
 
 def device_sk(slot: int | str) -> str:
     return f"{DEVICE}{slot}"
+
+
+def sms_day_sk(day: int) -> str:
+    return f"{SMS_DAY}{day}"
+
+
+def sms_number_day_sk(day: int, number: str) -> str:
+    return f"{SMS_DAY}{day}#{number}"

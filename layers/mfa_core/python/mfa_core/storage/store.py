@@ -13,9 +13,9 @@ import logging
 from ..errors import AlreadyAttached, Conflict, LimitReached, NotFound, Unavailable, aws_unavailable
 from ..lockout import Lockout
 from ..model import AppPassword, Device, Effects, Enrollment, Event, Proof, SmsChallenge, StoredPolicy, UserState
-from ..policy import LockoutSettings
+from ..policy import LockoutSettings, SmsSettings
 from . import codecs, guarantees
-from .dynamo import ConditionFailed, Delete, Put, Transaction, Update, key, n, s, write
+from .dynamo import ConditionFailed, Put, Transaction, Update, key, n, s, write
 from .keys import (
     APP_PASSWORD,
     EVENT,
@@ -27,7 +27,6 @@ from .keys import (
     SK_POLICY,
     SK_SMS,
     STATE,
-    TTL_ATTRIBUTE,
     device_sk,
     tenant_pk,
     user_pk,
@@ -161,46 +160,48 @@ class Store:
     # --- SMS codes --------------------------------------------------------------------------
 
     def reserve_sms(
-        self, tenant: str, user: str, sent: SmsChallenge, *, seen: SmsChallenge | None, min_gap: int, per_day: int
-    ) -> SmsChallenge | None:
-        """Store the code `sent` and count the send, on condition that the limits hold as stored (Changed
-        hands back the record as stored when it is not `seen`). Returns what it replaced (for release_sms)."""
-        update = Update(self._table, key(user_pk(tenant, user), SK_SMS))
-        for name, value in (
-            ("purpose", s(sent.purpose)),
-            ("number", s(sent.number)),
-            ("code_hash", s(sent.code_hash)),
-            ("expires_at", n(sent.expires_at)),
-            ("last_sent_at", n(sent.last_sent_at)),
-            (TTL_ATTRIBUTE, n(sent.purge_at)),
-        ):
-            update.set(name, value)
-        guarantees.send_sms(update, seen, sent.last_sent_at, min_gap=min_gap, per_day=per_day)
-        try:
-            written = write(self._db, update, ReturnValues="ALL_OLD")
-        except ConditionFailed as e:
-            raise Changed(codecs.sms(e.item)) from e
-        return codecs.sms(written.get("Attributes"))
+        self,
+        tenant: str,
+        user: str,
+        sent: SmsChallenge,
+        *,
+        seen: SmsChallenge | None,
+        min_gap: int,
+        per_day: int,
+        limits: SmsSettings,
+    ) -> None:
+        """Store the code `sent` over the record `seen` and count the send, in one transaction whose
+        conditions are the limits as stored: the user's (Changed hands back the record as stored when it is
+        not `seen`), then the day's of the number and of the tenant (Full)."""
+        tx = self._tx()
+        record = tx.update(key(user_pk(tenant, user), SK_SMS))
+        for name, value in codecs.sms_send_attributes(sent).items():
+            record.set(name, value)
+        guarantees.send_sms(record, seen, sent.last_sent_at, min_gap=min_gap, per_day=per_day)
+        guarantees.count_sms_send(tx, tenant, sent, limits)
+        cancelled = tx.run(self._db)
+        if cancelled is None:
+            return
+        if cancelled.failed(record):
+            raise Changed(codecs.sms(cancelled.item(record)))
+        raise Full()
 
-    def release_sms(self, tenant: str, user: str, *, replaced: SmsChallenge | None, code_hash: str) -> None:
-        """Undo a reservation whose SMS could not be sent, so the user may try again at once: put back
-        exactly what it replaced, unless another send came since (the code is no longer ours)."""
+    def release_sms(self, tenant: str, user: str, sent: SmsChallenge, *, replaced: SmsChallenge | None) -> None:
+        """Undo the reservation of `sent`, whose SMS could not be sent, so the user may try again at once: the
+        user's record back to exactly what it replaced and the send given back to the day's counters, in
+        one transaction; none of it if another send came since (the code is no longer ours: erring on the
+        side of fewer SMS, its unit stays counted)."""
+        tx = self._tx()
         item_key = key(user_pk(tenant, user), SK_SMS)
-        if replaced is None:
-            undo: Update | Delete = Delete(self._table, item_key)
-        else:
-            undo = Update(self._table, item_key)
-            for name in ("purpose", "number", "code_hash"):
-                value = getattr(replaced, name)
-                undo.set(name, s(value)) if value is not None else undo.remove(name)
-            for name in ("expires_at", "last_sent_at", "day", "day_count"):
-                undo.set(name, n(getattr(replaced, name)))
-            undo.set(TTL_ATTRIBUTE, n(replaced.purge_at))
-        undo.condition("#code_hash = :hash", hash=s(code_hash))
-        try:
-            write(self._db, undo)
-        except ConditionFailed:
-            pass
+        undo = tx.delete(item_key) if replaced is None else tx.update(item_key)
+        if replaced is not None:
+            for name, value in codecs.sms_send_attributes(replaced).items():
+                undo.set(name, value)
+            undo.set("day", n(replaced.day)).set("day_count", n(replaced.day_count))
+            undo.remove(*(name for name in codecs.SMS_CODE_FIELDS if getattr(replaced, name) is None))
+        undo.condition("#code_hash = :hash", hash=s(sent.code_hash))
+        guarantees.give_back_sms_send(tx, tenant, sent)
+        tx.run(self._db)
 
     # --- trusted devices --------------------------------------------------------------------
 

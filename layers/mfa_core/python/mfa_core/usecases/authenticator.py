@@ -22,14 +22,6 @@ def enroll(req: Request, label: str | None) -> dict:
     factors.may_attach(req, "authenticator")
     secret = totp.new_secret()
     rules = req.policy.totp
-    uri = totp.otpauth_uri(
-        secret,
-        account=req.user,
-        issuer=rules.issuer,
-        algorithm=rules.algorithm,
-        digits=rules.digits,
-        period=rules.period,
-    )
     expires_at = int(req.now) + ENROLLMENT_SECONDS
     sealed = req.ports.vault.seal(req.tenant, req.user, SECRET_PURPOSE, secret.encode())
     pending = Enrollment(
@@ -46,19 +38,41 @@ def enroll(req: Request, label: str | None) -> dict:
         purge_at=expires_at + DAY,
         event=req.event(events.ATTACHED, factor="authenticator", pending=True),
     )
-    from ..qr import png_data_uri  # only enroll draws QR codes: keep qrcode off verify's import path
+    return _shown(req, pending, secret)
+
+
+def pending_enrollment(req: Request) -> dict:
+    """The caller's own enrollment still waiting for its code, as enroll showed it: a reloaded page or a
+    second tab shows the QR code already scanned again, instead of a new secret that would make the
+    app's code a failed attempt."""
+    state = req.load()
+    factors.may_attach(req, "authenticator", state)
+    if state.authenticator is not None:
+        raise AlreadyAttached()
+    pending = state.enrollment
+    if pending is None or pending.expires_at <= req.now:
+        raise NotFound("No enrollment is waiting for its code.")
+    return _shown(req, pending, req.ports.vault.open(req.tenant, req.user, SECRET_PURPOSE, pending.key.secret).decode())
+
+
+def _shown(req: Request, pending: Enrollment, secret: str) -> dict:
+    key, issuer = pending.key, req.policy.totp.issuer
+    uri = totp.otpauth_uri(
+        secret, account=req.user, issuer=issuer, algorithm=key.algorithm, digits=key.digits, period=key.period
+    )
+    from ..qr import png_data_uri  # only enrolling draws QR codes: keep qrcode off verify's import path
 
     return {
         "enrollment_id": pending.enrollment_id,
         "otpauth_uri": uri,
         "secret": totp.grouped(secret),
         "qr_png": png_data_uri(uri),
-        "expires_at": iso(expires_at),
-        "issuer": rules.issuer,
+        "expires_at": iso(pending.expires_at),
+        "issuer": issuer,
         "account": req.user,
-        "algorithm": rules.algorithm,
-        "digits": rules.digits,
-        "period": rules.period,
+        "algorithm": key.algorithm,
+        "digits": key.digits,
+        "period": key.period,
     }
 
 

@@ -13,12 +13,14 @@ from .. import events
 from ..auth import Caller, mfa_token
 from ..errors import InvalidCode, Locked, Unavailable
 from ..model import Effects, Event, Proof, UserState
+from ..notify import log_event
 from ..policy import Policy
 from ..retry import pauses
 from ..storage.outcomes import Changed, LockedMeanwhile, Stale
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
+    from ..storage.store import Store
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -37,12 +39,48 @@ class Context:
     user_agent: str = ""
 
 
+class AuditedStore:
+    """The store as a request's use cases write through it: each audit event a write carries (an Event among
+    its arguments) is logged once that write has returned (notify.log_event), so a write refused by its
+    condition, or failed, logs none. The audit events of a failed code (record_events) come after the write
+    that counted it: their lines stand for that count, as the answer does."""
+
+    def __init__(self, store: Store, tenant: str) -> None:
+        self._store = store
+        self._tenant = tenant
+
+    def __getattr__(self, name: str):
+        method = getattr(self._store, name)
+
+        def logged(*args, **kwargs):
+            result = method(*args, **kwargs)
+            for value in (*args, *kwargs.values()):
+                for carried in value if isinstance(value, list | tuple) else (value,):
+                    if isinstance(carried, Event):
+                        log_event(carried.event, self._tenant)
+            return result
+
+        return logged
+
+
+class Ports:
+    """The container's ports (Runtime: store, vault, messenger, settings, policies) as one request reaches
+    them: the same, its store an AuditedStore."""
+
+    def __init__(self, runtime: Runtime, tenant: str) -> None:
+        self.runtime = runtime
+        self.store = AuditedStore(runtime.store, tenant)
+
+    def __getattr__(self, name: str):
+        return getattr(self.runtime, name)
+
+
 class Request:
     """One request to a use case: the caller, the user it is about (the caller's own, or the one an
-    admin names), its facts, and the ports (Runtime: store, vault, messenger, settings, policies)."""
+    admin names), its facts, and the ports."""
 
-    def __init__(self, ports: Runtime, caller: Caller, ctx: Context, user: str | None = None) -> None:
-        self.ports = ports
+    def __init__(self, runtime: Runtime, caller: Caller, ctx: Context, user: str | None = None) -> None:
+        self.ports = Ports(runtime, caller.tenant)
         self.caller = caller
         self.ctx = ctx
         self.tenant = caller.tenant
@@ -50,7 +88,7 @@ class Request:
 
     def about(self, user: str) -> Request:
         """The same request, about another user of the tenant (an admin's)."""
-        return Request(self.ports, self.caller, self.ctx, user)
+        return Request(self.ports.runtime, self.caller, self.ctx, user)
 
     @cached_property
     def policy(self) -> Policy:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from .. import codes, events, phone
-from ..errors import AlreadyAttached, InvalidRequest, NotFound, RateLimited
-from ..limits import SMS_MIN_GAP_SECONDS, SMS_PER_DAY, SMS_SECONDS, sms_wait
+from ..errors import AlreadyAttached, Forbidden, InvalidRequest, NotFound, RateLimited
+from ..limits import SMS_MIN_GAP_SECONDS, SMS_PER_DAY, SMS_SECONDS, sms_wait, until_next_day
 from ..lockout import DAY
 from ..model import Effects, SmsChallenge, UserState
+from ..storage.outcomes import Full
 from ..times import iso
 from . import factors
 from .kernel import Attempt, Request, decided
@@ -14,6 +15,7 @@ from .provers import AUTHENTICATOR, SmsCode, sms_hash_of
 
 ATTACHING = SmsCode("attach")
 DELETING = SmsCode("delete")
+TOO_MANY_TODAY = "Too many SMS codes were sent to this number or by your organization today. Try again tomorrow."
 
 
 def add(req: Request, number: str) -> dict:
@@ -70,6 +72,10 @@ def delete(req: Request, code: str) -> dict:
 
 
 def _send(req: Request, state: UserState, purpose: str, number: str) -> int:
+    rules = req.policy.sms
+    if not rules.allows(number):
+        # Also for a phone attached before its country was taken off the list: the logon needs another factor.
+        raise Forbidden(f"SMS to country code {phone.calling_code(number)} is not allowed for this organization.")
     code = codes.new_sms_code()
     now = int(req.now)
     # The record of this send; its day and day count are the write's to set (guarantees.send_sms).
@@ -85,18 +91,23 @@ def _send(req: Request, state: UserState, purpose: str, number: str) -> int:
     )
 
     def reserve(seen: SmsChallenge | None) -> SmsChallenge | None:
+        """The record the send replaced, once it is counted."""
         wait = sms_wait(seen, req.now)
         if wait is not None:
             raise RateLimited(wait)
-        return req.ports.store.reserve_sms(
-            req.tenant, req.user, sent, seen=seen, min_gap=SMS_MIN_GAP_SECONDS, per_day=SMS_PER_DAY
-        )
+        try:
+            req.ports.store.reserve_sms(
+                req.tenant, req.user, sent, seen=seen, min_gap=SMS_MIN_GAP_SECONDS, per_day=SMS_PER_DAY, limits=rules
+            )
+        except Full as e:
+            raise RateLimited(until_next_day(req.now), TOO_MANY_TODAY) from e
+        return seen
 
     replaced = decided(state.sms, reserve)
     try:
-        req.ports.messenger.send_sms(number, phone.sms_text(code, SMS_SECONDS // 60))
+        req.ports.messenger.send_sms(number, phone.sms_text(code, SMS_SECONDS // 60), tenant=req.tenant)
     except Exception:
-        # Not sent: give the slot back so the user can retry now, then answer 503.
-        req.ports.store.release_sms(req.tenant, req.user, replaced=replaced, code_hash=sent.code_hash)
+        # Not sent: give the slot and the day's units back so the user can retry now, then answer 503.
+        req.ports.store.release_sms(req.tenant, req.user, sent, replaced=replaced)
         raise
     return sent.expires_at
