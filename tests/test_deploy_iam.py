@@ -78,7 +78,8 @@ def _serving_group() -> str | None:
     from app import app
 
     request = app.current_request
-    return ROUTES[(request.context["resourcePath"], request.method.lower())]
+    # None for the local run's dev routes: never deployed, so no function's role.
+    return ROUTES.get((request.context["resourcePath"], request.method.lower()))
 
 
 def _record_call(params, model, **_) -> None:
