@@ -58,12 +58,14 @@ _with_preflight: set[str] = set()
 
 @dataclass(frozen=True)
 class Call:
-    """What a handler gets: who calls, the parsed body and query, and the request facts (ctx)."""
+    """What a handler gets: who calls, the parsed body and query, the media types it accepts, and the request
+    facts (ctx)."""
 
     caller: Caller | None
     body: dict
     query: dict
     ctx: Context
+    accept: str = ""
 
     @functools.cached_property
     def request(self) -> Request:
@@ -102,6 +104,7 @@ def endpoint(bp: Blueprint, path: str, method: str, *, scopes: tuple[str, ...] =
                     query=dict(request.query_params or {}),
                     ctx=Context(now=now, ip=request.context.get("identity", {}).get("sourceIp", ""),
                                 user_agent=request.headers.get("user-agent", "")),
+                    accept=request.headers.get("accept", ""),
                 )
                 result = view(call, **{name: unquote(value) for name, value in params.items()})
                 return result if isinstance(result, Response) else Response(body=result, status_code=status)

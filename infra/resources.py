@@ -1,10 +1,12 @@
 """The cloud resources the service needs (table, key, topic, signing keys), created in moto for the local run and tests.
 
-The deployed stack declares the same table in CloudFormation (PK/SK strings, TTL on `purge_at`)."""
+The deployed stack declares the same table in CloudFormation (PK/SK strings, TTL on `purge_at`, the UserList
+index; tests/test_deploy_template.py compares the two)."""
 
 from __future__ import annotations
 
-from mfa_core.storage.keys import TTL_ATTRIBUTE
+from mfa_core.storage.codecs import FACTOR_PRESENCE, LISTED, LISTED_AS, LOCKOUT_FIELDS
+from mfa_core.storage.keys import TTL_ATTRIBUTE, USER_LIST
 
 KEY_ALIAS = "alias/mfa"
 TOPIC_NAME = "mfa-notifications"
@@ -12,14 +14,22 @@ TOPIC_NAME = "mfa-notifications"
 LOCAL_TOPIC_ARN = f"arn:aws:sns:us-east-1:123456789012:{TOPIC_NAME}"
 
 
+# The sparse index of the tenant's users (storage/keys.py): keys, and what the list's filters read.
+USER_LIST_INDEX = {
+    "IndexName": USER_LIST,
+    "KeySchema": [{"AttributeName": LISTED, "KeyType": "HASH"}, {"AttributeName": LISTED_AS, "KeyType": "RANGE"}],
+    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [*FACTOR_PRESENCE, *LOCKOUT_FIELDS]},
+}
+
+
 def create_table(dynamodb, name: str) -> None:
     dynamodb.create_table(
         TableName=name,
         AttributeDefinitions=[
-            {"AttributeName": "PK", "AttributeType": "S"},
-            {"AttributeName": "SK", "AttributeType": "S"},
+            {"AttributeName": name, "AttributeType": "S"} for name in ("PK", "SK", LISTED, LISTED_AS)
         ],
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[USER_LIST_INDEX],
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.update_time_to_live(

@@ -117,9 +117,10 @@ def _is_lost_race(call, failure):
 
 
 def _is_audit_of_a_counted_failure(calls, index, case):
-    """The wrong code's audit event, written after the UpdateItem that counted it (storage.py says why)."""
+    """The wrong code's audit event and its day's count, written after the UpdateItem that counted it
+    (storage/store.py says why)."""
     written = tuple(calls[max(0, index - 1) : index + 1])
-    return case.name == "wrong_code" and written == ("dynamodb:UpdateItem", "dynamodb:PutItem")
+    return case.name == "wrong_code" and written == ("dynamodb:UpdateItem", "dynamodb:TransactWriteItems")
 
 
 def _is_notification(calls, index, case):

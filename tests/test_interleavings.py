@@ -16,7 +16,7 @@ from moto.sns.models import sns_backends
 from mfa_core import runtime
 from mfa_core.auth import Caller
 from mfa_core.errors import Forbidden, InvalidCode, LimitReached, Locked, MfaError, NotFound, RateLimited, Unavailable
-from mfa_core.usecases import admin, app_passwords, authenticator, devices, logon, secure_phone
+from mfa_core.usecases import admin, app_passwords, authenticator, devices, logon, overview, secure_phone
 from mfa_core.usecases.kernel import Context, Request
 from tests.conftest import attach, code_for
 
@@ -271,3 +271,58 @@ def test_attaching_with_a_logon_token_after_another_factor_was_attached_meanwhil
     secure_phone.add(req(LOGON, api), NUMBER)
     assert "mfa_token" in secure_phone.confirm(req(LOGON, api), last_sms_code())
     assert isinstance(held.finish(), Forbidden)  # the logon's decision is `verify` now: nothing to attach
+
+
+# --- the tenant's counts and the temporary access pass ----------------------------------------------
+
+
+def report(api) -> dict:
+    return overview.report(req(ADMIN, api), 1)
+
+
+def test_an_authenticator_attached_while_a_phone_attach_was_held_counts_the_user_enrolled_once(api):
+    policy(api)
+    enrolled = authenticator.enroll(req(SETTINGS, api), None)
+    secure_phone.add(req(SETTINGS, api), NUMBER)
+    held = Held(lambda: secure_phone.confirm(req(SETTINGS, api), last_sms_code()))
+    code = code_for(enrolled["otpauth_uri"], api.clock.now)
+    assert authenticator.confirm(req(SETTINGS, api), enrolled["enrollment_id"], code)["attached"] is True
+    assert held.finish()["attached"] is True  # read again: the phone adds no enrolled user
+    counts = report(api)
+    assert counts["users"] == 1 and counts["enrolled"] == {"authenticator": 1, "phone": 1, "any": 1, "none": 0}
+    assert counts["days"][-1]["attached"] == 2
+
+
+def test_a_phone_deleted_while_an_authenticator_delete_was_held_leaves_no_user_enrolled(api):
+    policy(api)
+    att = attach(api)
+    with_phone(api)
+    code = next_code(api, att)
+    secure_phone.send_code(req(SETTINGS, api), purpose="delete")
+    held = Held(lambda: authenticator.delete(req(SETTINGS, api), code=code, recovery_code=None))
+    assert secure_phone.delete(req(SETTINGS, api), last_sms_code()) == {"deleted": True}
+    assert held.finish() == {"deleted": True}
+    assert report(api)["enrolled"] == {"authenticator": 0, "phone": 0, "any": 0, "none": 1}
+
+
+def test_an_access_pass_logon_read_before_the_admin_deleted_the_pass_does_not_complete(api):
+    policy(api)
+    attach(api)
+    issued = admin.issue_access_pass(req(ADMIN, api), USER, hours=8)
+    held = Held(lambda: logon.verify(req(LOGON, api), "access_pass", issued["access_pass"]))
+    assert admin.delete_access_pass(req(ADMIN, api), USER) == {"deleted": True}
+    refused = held.finish()
+    assert isinstance(refused, InvalidCode), refused  # read again: no pass; a failed code like any wrong one
+    assert fails_stored() == 1
+
+
+def test_an_attach_read_in_the_access_pass_window_is_refused_once_the_admin_deleted_the_pass(api):
+    policy(api)
+    attach(api)
+    issued = admin.issue_access_pass(req(ADMIN, api), USER, hours=8)
+    assert logon.verify(req(LOGON, api), "access_pass", issued["access_pass"])["verified"] is True
+    enrolled = authenticator.enroll(req(LOGON, api), None)
+    code = code_for(enrolled["otpauth_uri"], api.clock.now)
+    held = Held(lambda: authenticator.confirm(req(LOGON, api), enrolled["enrollment_id"], code))
+    assert admin.delete_access_pass(req(ADMIN, api), USER) == {"deleted": True}
+    assert isinstance(held.finish(), Forbidden)  # read again: the window is closed, the old authenticator stays

@@ -362,3 +362,47 @@ def test_twenty_sms_sends_at_once_with_a_days_limit_of_five_send_five(live, limi
     assert sms_sent_to(set(numbers)) == 5
     day_sk = sms_day_sk if limit == "per_tenant_per_day" else (lambda day: sms_number_day_sk(day, shared))
     assert sms_counted(tenant, day_sk) == 5
+
+
+def test_twenty_users_attaching_and_logging_on_at_once_are_each_counted_once(live):
+    """The tenant's counters and totals (one shard is shared by several of the users) under real threads."""
+
+    def attach_and_log_on(n):
+        user = f"count-{n}@example.com"
+        token = make_token(user, "counts")
+        enrolled = post(live, "/v1/authenticator/enroll", {}, token).json()
+        secret = pyotp.parse_uri(enrolled["otpauth_uri"]).secret
+        step = totp.step_at(time.time(), 30)
+        body = {"enrollment_id": enrolled["enrollment_id"], "code": code_at_step(secret, step)}
+        assert post(live, "/v1/authenticator/confirm", body, token).status_code == 200
+        verified = post(
+            live, "/v1/logon/verify", {"code": code_at_step(secret, step + 1)}, make_token(user, "counts", "mfa:logon")
+        )
+        return verified.status_code
+
+    barrier = threading.Barrier(THREADS)
+
+    def one(n):
+        barrier.wait()
+        return attach_and_log_on(n)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        assert list(pool.map(one, range(THREADS))) == [200] * THREADS
+    admin = make_token("admin@example.com", "counts", "mfa:admin")
+    report = requests.get(f"{live}/v1/admin/report?days=2", headers={"Authorization": f"Bearer {admin}"}, timeout=30)
+    counts = report.json()
+    assert counts["users"] == THREADS and counts["enrolled"]["any"] == THREADS, counts
+    assert sum(day["attached"] for day in counts["days"]) == THREADS, counts
+    assert sum(day["verified"] for day in counts["days"]) == THREADS, counts
+
+
+def test_one_access_pass_sent_by_twenty_threads_at_once_is_accepted_once(live):
+    user = "pass-race@example.com"
+    attached(live, user)
+    admin = make_token("admin@example.com", "race", "mfa:admin")
+    issued = post(live, "/v1/admin/users/pass-race%40example.com/access-pass", {"hours": 1}, admin).json()
+    body = {"method": "access_pass", "code": issued["access_pass"]}
+    logon = make_token(user, "race", "mfa:logon")
+    statuses = race(THREADS, lambda: post(live, "/v1/logon/verify", body, logon))
+    assert statuses.count(200) == 1, statuses
+    assert set(statuses) <= {200, 400, 429}, statuses

@@ -183,17 +183,20 @@ def test_calls_per_operation(api, counter):
     assert {name: c for name, (_, c) in counts.items()} == {
         "policy_put": {"dynamodb:GetItem": 1, "dynamodb:TransactWriteItems": 1},
         "policy_get": {"dynamodb:GetItem": 1},
+        # Enrolling reads the user's standing, which the tenant's totals count (the write requires it unchanged).
         "enroll_first_of_tenant": {
+            "dynamodb:Query": 1,
             "dynamodb:GetItem": 1,
             "kms:GenerateDataKey": 1,
             "dynamodb:PutItem": 1,
             "dynamodb:TransactWriteItems": 1,
         },
-        "enroll": {"dynamodb:TransactWriteItems": 1},
+        "enroll": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1},
         "confirm": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1, "sns:Publish": 1},
         "logon": {"dynamodb:Query": 1},
-        # The count is one UpdateItem (concurrent failures never cancel each other), then its event.
-        "wrong_code": {"dynamodb:Query": 1, "dynamodb:UpdateItem": 1, "dynamodb:PutItem": 1},
+        # The count is one UpdateItem (concurrent failures never cancel each other), then its event and the
+        # day's count of failures in one transaction.
+        "wrong_code": {"dynamodb:Query": 1, "dynamodb:UpdateItem": 1, "dynamodb:TransactWriteItems": 1},
         "delete": {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 1, "sns:Publish": 1},
     }
     print(json.dumps({name: c for name, (_, c) in counts.items()}))

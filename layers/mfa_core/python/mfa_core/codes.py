@@ -29,6 +29,20 @@ def normalize_recovery_code(value: str) -> str | None:
     return code
 
 
+def new_access_pass() -> str:
+    """Sixteen Crockford base32 characters (80 bits) in groups of four: "abcd-efgh-jkmn-pqrs"."""
+    chars = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(16))
+    return "-".join(chars[i : i + 4] for i in range(0, 16, 4))
+
+
+def normalize_access_pass(value: str) -> str | None:
+    """Access passes compare ignoring case, spaces and hyphens; None when it can't be one."""
+    code = value.replace(" ", "").replace("-", "").lower()
+    if len(code) != 16 or any(ch not in RECOVERY_ALPHABET for ch in code):
+        return None
+    return code
+
+
 def new_sms_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 

@@ -13,6 +13,9 @@ SMS_PER_DAY = 10  # per user and UTC day: SMS costs money and a flood annoys the
 MAX_TRUSTED_DEVICES = 10  # the device slots of a user
 MAX_APP_PASSWORDS = 40
 APP_PASSWORD_FAILURES_PER_MINUTE = 10  # per user: past it even the right password waits for the minute
+ACCESS_PASS_ATTACH_SECONDS = 15 * 60  # after a temporary access pass logon, the time to attach a new factor
+ACCESS_PASS_HOURS = (1, 72)  # how long an admin may make one live
+STATS_DAYS = 90  # the days of counts the report can show
 
 
 def sms_wait(seen: SmsChallenge | None, now: float) -> float | None:

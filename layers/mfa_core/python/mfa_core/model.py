@@ -74,6 +74,51 @@ class SmsChallenge:
 
 
 @dataclass(frozen=True)
+class AccessPass:
+    """A temporary access pass an admin issued (its keyed hash); once used, the window in which the logon
+    it opened may attach a new factor."""
+
+    pass_hash: str
+    expires_at: int
+    used_at: int | None
+    attach_until: int | None
+
+    def live(self, now: float) -> bool:
+        return self.used_at is None and self.expires_at > now
+
+    def opens_attach(self, now: float) -> bool:
+        return self.attach_until is not None and self.attach_until > now
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What one user adds to the tenant's running totals. `listed`: the user's MFA item is in the UserList
+    index (a user is counted from the first write of it)."""
+
+    listed: bool
+    authenticator: bool
+    phone: bool
+    app_passwords: int
+
+    def totals(self) -> dict[str, int]:
+        if not self.listed:
+            return {}
+        return {
+            "users": 1,
+            "authenticator": int(self.authenticator),
+            "phone": int(self.phone),
+            "any": int(self.authenticator or self.phone),
+            "app_passwords": self.app_passwords,
+        }
+
+    def change_to(self, after: Standing) -> dict[str, int]:
+        """What the totals gain (or lose) when this user's standing becomes `after`; only what changes."""
+        before, now = self.totals(), after.totals()
+        changed = {name: now.get(name, 0) - before.get(name, 0) for name in now.keys() | before.keys()}
+        return {name: delta for name, delta in changed.items() if delta}
+
+
+@dataclass(frozen=True)
 class AppPassword:
     password_id: str
     label: str
@@ -100,6 +145,16 @@ class UserState:
     enrollment: Enrollment | None
     sms: SmsChallenge | None
     devices: tuple[Device, ...]
+    access_pass: AccessPass | None = None
+    listed: bool = False
+
+    @property
+    def standing(self) -> Standing:
+        return Standing(self.listed, self.authenticator is not None, self.phone is not None, self.app_password_count)
+
+    def attach_window(self, now: float) -> bool:
+        """Whether a temporary access pass used in the last minutes lets the logon attach a new factor."""
+        return self.access_pass is not None and self.access_pass.opens_attach(now)
 
     @property
     def factors(self) -> list[str]:
@@ -118,8 +173,9 @@ class StoredPolicy:
 @dataclass(frozen=True)
 class Proof:
     """What a request proved, to be accepted once: a TOTP step later than any accepted one, an unused
-    recovery code, or the pending SMS code sent for `sms_purpose`. TOTP and recovery proofs are bound
-    to the authenticator that was read (`auth_id`); an SMS proof to the phone it was sent to (`phone`).
+    recovery code, the pending SMS code sent for `sms_purpose`, or a live temporary access pass. TOTP and
+    recovery proofs are bound to the authenticator that was read (`auth_id`); an SMS proof to the phone it
+    was sent to (`phone`).
     Attaching an authenticator proves nothing beyond the new code (Proof())."""
 
     auth_id: str | None = None
@@ -128,6 +184,7 @@ class Proof:
     sms_hash: str | None = None
     sms_purpose: str | None = None
     phone: Phone | None = None
+    pass_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,3 +200,12 @@ class Effects:
     device: Device | None = None  # trust a device, bound to the generation read
     replaces: str | None = None  # the device id read in the new device's slot (None: the slot was free)
     only_factor: bool = False  # the logon's enroll step: no other factor may be attached meanwhile
+    replaces_auth: str | None = None  # the attach replaces this authenticator (after a temporary access pass)
+    replaces_phone: Phone | None = None  # the phone attach replaces this phone (after a temporary access pass)
+    attach_window: bool = False  # allowed by a used access pass: its window must still be open as stored
+
+    def standing(self, before: Standing) -> Standing:
+        """The user's standing once these effects are applied on `before` (and the user is listed)."""
+        authenticator = (before.authenticator or self.attach is not None) and not self.detach
+        phone = (before.phone or self.attach_phone is not None) and not self.remove_phone
+        return Standing(True, authenticator, phone, before.app_passwords)

@@ -9,6 +9,7 @@ import secrets
 from ..errors import InvalidRequest
 from ..lockout import DAY, Lockout
 from ..model import (
+    AccessPass,
     AppPassword,
     Authenticator,
     Device,
@@ -21,13 +22,29 @@ from ..model import (
     UserState,
 )
 from .dynamo import key, n, s
-from .keys import DEVICE, EVENT, SK_ENROLLMENT, SK_LOCKOUT, SK_MFA, SK_SMS, TTL_ATTRIBUTE, device_sk
+from .keys import (
+    DEVICE,
+    EVENT,
+    SK_ACCESS_PASS,
+    SK_ENROLLMENT,
+    SK_LOCKOUT,
+    SK_MFA,
+    SK_SMS,
+    TTL_ATTRIBUTE,
+    device_sk,
+)
 
 # The authenticator's attributes in the MFA item: a delete or reset removes them all.
 AUTHENTICATOR_FIELDS = ("auth_id", "secret", "algorithm", "digits", "period", "label", "attached_at", "last_step")
 # The SMS code's attributes in the SMS item: using the code removes them (the send counters stay).
 SMS_CODE_FIELDS = ("purpose", "number", "code_hash")
 EVENT_DAYS = 365
+# The UserList index's keys (storage/keys.py): an item that has them is listed.
+LISTED, LISTED_AS = "list_pk", "list_sk"
+# What the index holds of an MFA item besides its keys, for the no_factor filter (not the number itself).
+FACTOR_PRESENCE = ("auth_id", "phone_attached_at")
+# ... and of a lockout item, for the locked filter.
+LOCKOUT_FIELDS = ("fails", "lock_level", "last_fail_at")
 
 
 def _int(item: dict, name: str, default: int = 0) -> int:
@@ -50,7 +67,7 @@ def user_state(items: list[dict]) -> UserState:
         authenticator=authenticator(mfa),
         recovery=frozenset(mfa.get("recovery", {}).get("SS", ())),
         phone=Phone(phone, _int(mfa, "phone_attached_at")) if phone else None,
-        device_gen=_int(mfa, "device_gen"),
+        device_gen=device_gen(mfa),
         app_password_count=_int(mfa, "app_passwords"),
         lockout=lockout(by_sk.get(SK_LOCKOUT)),
         enrollment=enrollment(by_sk.get(SK_ENROLLMENT)),
@@ -58,6 +75,8 @@ def user_state(items: list[dict]) -> UserState:
         devices=tuple(
             sorted((device(i) for sk, i in by_sk.items() if sk.startswith(DEVICE)), key=lambda d: d.trusted_ms)
         ),
+        access_pass=access_pass(by_sk.get(SK_ACCESS_PASS)),
+        listed=LISTED in mfa,
     )
 
 
@@ -191,6 +210,26 @@ def device_item(pk: str, trusted: Device) -> dict:
     }
 
 
+def access_pass(item: dict | None) -> AccessPass | None:
+    if not item:
+        return None
+    return AccessPass(
+        pass_hash=item["pass_hash"]["S"],
+        expires_at=_int(item, "expires_at"),
+        used_at=_opt_int(item, "used_at"),
+        attach_until=_opt_int(item, "attach_until"),
+    )
+
+
+def access_pass_item(pk: str, issued: AccessPass) -> dict:
+    return {
+        **key(pk, SK_ACCESS_PASS),
+        "pass_hash": s(issued.pass_hash),
+        "expires_at": n(issued.expires_at),
+        TTL_ATTRIBUTE: n(issued.expires_at + DAY),
+    }
+
+
 def app_password(item: dict) -> AppPassword:
     return AppPassword(
         password_id=item["password_id"]["S"],
@@ -198,6 +237,19 @@ def app_password(item: dict) -> AppPassword:
         created_at=_int(item, "created_at"),
         last_used_at=_opt_int(item, "last_used_at"),
     )
+
+
+def device_gen(mfa: dict | None) -> int:
+    return _int(mfa or {}, "device_gen")
+
+
+def app_password_count(mfa: dict | None) -> int:
+    return _int(mfa or {}, "app_passwords")
+
+
+def counts(item: dict) -> dict[str, int]:
+    """The counters of a stats item (storage/keys.py), by name."""
+    return {name: int(value["N"]) for name, value in item.items() if "N" in value and name != TTL_ATTRIBUTE}
 
 
 def app_password_attributes(password: AppPassword) -> dict:

@@ -16,16 +16,33 @@ never a version read earlier (API.md, "Guarantees under concurrency"). Store put
   only for SMS, which are rare and cost money: sends that collide on it are sent again (TransactionConflict).
 - Revocations bump what logons check: deleting the authenticator, a reset and "sign out everywhere"
   raise `device_gen`, which a device logon's write requires unchanged; a TOTP or recovery proof is bound
-  to the authenticator's id and an SMS logon to the phone it was sent to."""
+  to the authenticator's id and an SMS logon to the phone it was sent to. A temporary access pass is used
+  once (its hash still there, unexpired, unused), and the window it opens is checked as stored by every
+  attach it allows: an admin's delete of the pass ends it.
+- The tenant's counts change in the write that changes what they count: the day's counters by the events
+  of that write, the running totals by the user's standing (listed, authenticator, phone) as read, which
+  the write then requires unchanged, so two writes racing never count one change twice or not at all."""
 
 from __future__ import annotations
 
+from ..limits import ACCESS_PASS_ATTACH_SECONDS, STATS_DAYS
 from ..lockout import DAY, Lockout
-from ..model import Effects, Proof, SmsChallenge
+from ..model import Effects, Proof, SmsChallenge, Standing
 from ..policy import LockoutSettings, SmsSettings
-from .codecs import AUTHENTICATOR_FIELDS, authenticator_attributes, device_item
+from .codecs import AUTHENTICATOR_FIELDS, LISTED, LISTED_AS, authenticator_attributes, device_item
 from .dynamo import Delete, Transaction, Update, key, n, s
-from .keys import SK_ENROLLMENT, SK_LOCKOUT, TTL_ATTRIBUTE, sms_day_sk, sms_number_day_sk, tenant_pk
+from .keys import (
+    SK_ENROLLMENT,
+    SK_LOCKOUT,
+    SK_TOTAL,
+    TTL_ATTRIBUTE,
+    sms_day_sk,
+    sms_number_day_sk,
+    stats_day_sk,
+    stats_pk,
+    tenant_pk,
+    user_listing,
+)
 
 
 def round_over(seen: Lockout, rules: LockoutSettings, now: float) -> tuple[str, dict]:
@@ -72,7 +89,7 @@ def same_generation(mfa: Update, device_gen: int) -> None:
     mfa.condition("attribute_not_exists(#device_gen) OR #device_gen = :gen", gen=n(device_gen))
 
 
-def use_proof(mfa: Update, sms: Update, proof: Proof, now: float) -> None:
+def use_proof(mfa: Update, sms: Update, access: Update, proof: Proof, now: float) -> None:
     """Accept `proof` once: the condition that it still holds, and the change that uses it up."""
     if proof.step is not None:
         mfa.condition(
@@ -101,13 +118,28 @@ def use_proof(mfa: Update, sms: Update, proof: Proof, now: float) -> None:
             number=s(proof.phone.number),
             attached_at=n(proof.phone.attached_at),
         )
+    if proof.pass_hash is not None:
+        access.condition(
+            "#pass_hash = :hash AND #expires_at > :now AND attribute_not_exists(#used_at)",
+            hash=s(proof.pass_hash),
+            now=n(now),
+        )
+        attach_until = int(now) + ACCESS_PASS_ATTACH_SECONDS
+        access.set("used_at", n(now)).set("attach_until", n(attach_until)).set(TTL_ATTRIBUTE, n(attach_until + DAY))
 
 
-def apply(tx: Transaction, pk: str, mfa: Update, effects: Effects, device_gen: int, now: float) -> None:
+def apply(tx: Transaction, pk: str, mfa: Update, access: Update, effects: Effects, device_gen: int, now: float) -> None:
     """Apply `effects`, each on the condition that makes it safe on the state as stored."""
+    if effects.attach_window:
+        access.condition("#attach_until > :now", now=n(now))
     if effects.attach is not None:
         tx.delete(key(pk, SK_ENROLLMENT)).condition("#enrollment_id = :id", id=s(effects.enrollment_id))
-        mfa.condition("attribute_not_exists(#auth_id)")
+        if effects.replaces_auth is None:
+            mfa.condition("attribute_not_exists(#auth_id)")
+        else:
+            # The lost authenticator goes, and with it every device trusted by its codes.
+            mfa.condition("#auth_id = :old", old=s(effects.replaces_auth))
+            mfa.add("device_gen", n(1))
         for name, value in authenticator_attributes(effects.attach).items():
             mfa.set(name, value)
     if effects.detach:
@@ -116,7 +148,14 @@ def apply(tx: Transaction, pk: str, mfa: Update, effects: Effects, device_gen: i
     if effects.recovery is not None:
         mfa.set("recovery", {"SS": list(effects.recovery)})
     if effects.attach_phone is not None:
-        mfa.condition("attribute_not_exists(#phone_number)")
+        if effects.replaces_phone is None:
+            mfa.condition("attribute_not_exists(#phone_number)")
+        else:
+            mfa.condition(
+                "#phone_number = :old_number AND #phone_attached_at = :old_at",
+                old_number=s(effects.replaces_phone.number),
+                old_at=n(effects.replaces_phone.attached_at),
+            )
         mfa.set("phone_number", s(effects.attach_phone))
         mfa.set("phone_attached_at", n(now))
     if effects.only_factor:
@@ -133,6 +172,39 @@ def apply(tx: Transaction, pk: str, mfa: Update, effects: Effects, device_gen: i
             put.condition("attribute_not_exists(#token_hash)")
         else:
             put.condition("#device_id = :old", old=s(effects.replaces))
+
+
+def count_standing(tx: Transaction, mfa: Update, tenant: str, user: str, before: Standing, after: Standing) -> None:
+    """Count the change of the user's standing from `before` (as read) to `after` on the running totals of
+    the user's shard, on condition that the standing is still `before`. A user not listed yet is listed
+    now, with all it adds (users written before the index existed join the totals on their next write)."""
+    change = before.change_to(after)
+    if not change:
+        return
+    mfa.condition("attribute_exists(#list_pk)" if before.listed else "attribute_not_exists(#list_pk)")
+    mfa.condition("attribute_exists(#auth_id)" if before.authenticator else "attribute_not_exists(#auth_id)")
+    mfa.condition("attribute_exists(#phone_number)" if before.phone else "attribute_not_exists(#phone_number)")
+    if not before.listed:
+        if before.app_passwords:
+            mfa.condition("#app_passwords = :count", count=n(before.app_passwords))
+        else:
+            mfa.condition("attribute_not_exists(#app_passwords) OR #app_passwords = :none", none=n(0))
+        mfa.set(LISTED, s(user_listing(tenant))).set(LISTED_AS, s(user))
+    totals = tx.update(key(stats_pk(tenant, user), SK_TOTAL))
+    for name, delta in sorted(change.items()):
+        totals.add(name, n(delta))
+
+
+def count_events(tx: Transaction, tenant: str, user: str, day: dict[str, int], now: float) -> None:
+    """Add the day's counts of this write's events (verified, failed, locked, attached) to the user's shard."""
+    counted = {name: value for name, value in day.items() if value}
+    if not counted:
+        return
+    today = int(now) // DAY
+    counters = tx.update(key(stats_pk(tenant, user), stats_day_sk(today)))
+    for name, value in sorted(counted.items()):
+        counters.add(name, n(value))
+    counters.set(TTL_ATTRIBUTE, n((today + STATS_DAYS + 1) * DAY))
 
 
 def send_sms(update: Update, seen: SmsChallenge | None, now: float, *, min_gap: int, per_day: int) -> None:

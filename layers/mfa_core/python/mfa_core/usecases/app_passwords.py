@@ -23,13 +23,16 @@ def create(req: Request, label: str | None) -> dict:
     record = AppPassword(
         password_id=secrets.token_urlsafe(9), label=label or DEFAULT_LABEL, created_at=int(req.now), last_used_at=None
     )
-    req.ports.store.create_app_password(
-        req.tenant,
-        req.user,
-        password_hash=_hash(req, password),
-        password=record,
-        limit=MAX_APP_PASSWORDS,
-        event=req.event(events.APP_PASSWORD_CREATED, id=record.password_id, label=record.label),
+    req.until_settled(
+        lambda attempt: req.ports.store.create_app_password(
+            req.tenant,
+            req.user,
+            password_hash=_hash(req, password),
+            password=record,
+            limit=MAX_APP_PASSWORDS,
+            standing=attempt.state.standing,
+            event=req.event(events.APP_PASSWORD_CREATED, id=record.password_id, label=record.label),
+        )
     )
     req.notify(events.APP_PASSWORD_CREATED)
     return {"id": record.password_id, "label": record.label, "password": password, "created_at": iso(record.created_at)}
@@ -53,7 +56,11 @@ def revoke(req: Request, password_id: str) -> dict:
     if not found:
         raise NotFound("No such third-party client security password.")
     event = req.event(events.APP_PASSWORD_REVOKED, id=password_id)
-    req.ports.store.delete_app_password(req.tenant, req.user, found[0], event=event)
+    req.until_settled(
+        lambda attempt: req.ports.store.delete_app_password(
+            req.tenant, req.user, found[0], standing=attempt.state.standing, event=event
+        )
+    )
     return {"deleted": True}
 
 

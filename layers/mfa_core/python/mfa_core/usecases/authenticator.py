@@ -19,7 +19,15 @@ DEFAULT_LABEL = "Authenticator app"
 
 
 def enroll(req: Request, label: str | None) -> dict:
-    factors.may_attach(req, "authenticator")
+    return req.until_settled(lambda attempt: _enroll(attempt, label))
+
+
+def _enroll(attempt: Attempt, label: str | None) -> dict:
+    req, state = attempt.req, attempt.state
+    factors.may_attach(req, "authenticator", state)
+    replacing = factors.attach_window(req, state)
+    if state.authenticator is not None and not replacing:
+        raise AlreadyAttached()
     secret = totp.new_secret()
     rules = req.policy.totp
     expires_at = int(req.now) + ENROLLMENT_SECONDS
@@ -37,6 +45,8 @@ def enroll(req: Request, label: str | None) -> dict:
         pending,
         purge_at=expires_at + DAY,
         event=req.event(events.ATTACHED, factor="authenticator", pending=True),
+        standing=state.standing,
+        replacing=replacing,
     )
     return _shown(req, pending, secret)
 
@@ -47,7 +57,7 @@ def pending_enrollment(req: Request) -> dict:
     app's code a failed attempt."""
     state = req.load()
     factors.may_attach(req, "authenticator", state)
-    if state.authenticator is not None:
+    if state.authenticator is not None and not factors.attach_window(req, state):
         raise AlreadyAttached()
     pending = state.enrollment
     if pending is None or pending.expires_at <= req.now:
@@ -84,10 +94,11 @@ def _confirm(attempt: Attempt, enrollment_id: str, code: str) -> dict:
     req, state = attempt.req, attempt.state
     factors.may_attach(req, "authenticator", state)
     logon_step = factors.is_logon_enroll_step(req, state)
+    replacing = factors.attach_window(req, state)
     pending = state.enrollment
     if pending is None or not codes.same(pending.enrollment_id, enrollment_id):
         raise NotFound("No such enrollment. Get a new QR code and scan it again.")
-    if state.authenticator is not None:
+    if state.authenticator is not None and not replacing:
         raise AlreadyAttached()
     if pending.expires_at <= req.now:
         raise EnrollmentExpired()
@@ -104,7 +115,12 @@ def _confirm(attempt: Attempt, enrollment_id: str, code: str) -> dict:
         last_step=step,  # the code used to attach can't be used again, not at logon either
     )
     effects = Effects(
-        attach=attached, enrollment_id=pending.enrollment_id, recovery=tuple(hashes), only_factor=logon_step
+        attach=attached,
+        enrollment_id=pending.enrollment_id,
+        recovery=tuple(hashes),
+        only_factor=logon_step and not replacing,
+        replaces_auth=state.authenticator.auth_id if replacing and state.authenticator is not None else None,
+        attach_window=replacing,
     )
     attempt.commit(Proof(), effects, events.CONFIRMED, factor="authenticator")
     result: dict = {"attached": True, "recovery_codes": recovery_codes}

@@ -18,16 +18,28 @@ def may_attach(req: Request, method: str, state: UserState | None = None) -> Non
         raise Forbidden(f"Your administrator has not enabled this verification method ({method}).")
     if req.caller.has(SETTINGS):
         return
-    # With only a logon token, attaching is the logon's enroll step (Method 1): allowed only then.
+    # With only a logon token, attaching is the logon's enroll step (Method 1), or the new factor of a user
+    # who logged on with a temporary access pass minutes ago: allowed only then.
     state = state if state is not None else req.load()
+    if attach_window(req, state):
+        return
     if not req.policy.two_factor_on or state.factors:
         raise Forbidden("Attach it from Settings > Account and Security.")
 
 
+def attach_window(req: Request, state: UserState) -> bool:
+    """Whether a logon token may attach a factor in place of a lost one: its user logged on with a temporary
+    access pass minutes ago. The new factor replaces an attached one of its kind."""
+    return req.caller.has(LOGON) and not req.caller.has(SETTINGS) and state.attach_window(req.now)
+
+
 def is_logon_enroll_step(req: Request, state: UserState) -> bool:
-    """Whether attaching now completes a logon (Method 1): a logon token whose logon decision is
-    `enroll`. A token that also carries mfa:settings attaching a second factor completes nothing."""
-    return req.caller.has(LOGON) and req.policy.two_factor_on and not state.factors
+    """Whether attaching now completes a logon (Method 1, or after a temporary access pass): a logon
+    token whose logon decision is `enroll`. A token that also carries mfa:settings attaching a second
+    factor completes nothing."""
+    return req.caller.has(LOGON) and (
+        (req.policy.two_factor_on and not state.factors) or attach_window(req, state)
+    )
 
 
 def grace_until(policy: Policy) -> int | None:

@@ -151,7 +151,8 @@ class Attempt:
 
         left = decided(self.state.lockout, count).attempts_left(rules)
         failure = [req.event(events.FAILED, attempts_left=left)]
-        req.ports.store.record_events(req.tenant, req.user, failure + ([req.event(events.LOCKED)] if not left else []))
+        locked = [req.event(events.LOCKED)] if not left else []
+        req.ports.store.record_events(req.tenant, req.user, failure + locked, now=req.now)
         if left == 0:
             req.notify(events.LOCKED)
         raise InvalidCode(left)
@@ -171,6 +172,7 @@ class Attempt:
                 rules=req.policy.lockout,
                 events=recorded,
                 device_gen=self.state.device_gen,
+                standing=self.state.standing,
                 now=req.now,
             )
         except LockedMeanwhile as e:

@@ -17,7 +17,12 @@ def decide(req: Request, device_token: str | None) -> dict:
     trusted = policy.trusted_device_days > 0
     if not policy.two_factor_on:
         return {"next": "done", "methods": [], "trusted_device_allowed": trusted, "mfa_token": req.mfa_token("none")}
-    state = req.load()
+    return req.until_settled(lambda attempt: _decide(attempt, device_token))
+
+
+def _decide(attempt: Attempt, device_token: str | None) -> dict:
+    req, state, policy = attempt.req, attempt.state, attempt.req.policy
+    trusted = policy.trusted_device_days > 0
     # A valid trusted-device token passes even while the user is locked: a stranger who knows the
     # password must not be able to lock the user out of their own trusted device.
     device = devices.presented(req, state, device_token)
@@ -26,12 +31,15 @@ def decide(req: Request, device_token: str | None) -> dict:
         req.user,
         device,
         device_gen=state.device_gen,
+        standing=state.standing,
         now=req.now,
         event=req.event(events.VERIFIED, method="device", device=device.device_id),
     ):
         return {"next": "done", "methods": [], "trusted_device_allowed": trusted, "mfa_token": req.mfa_token("device")}
     if state.factors:
-        return {"next": "verify", "methods": state.factors, "trusted_device_allowed": trusted}
+        live_pass = state.access_pass is not None and state.access_pass.live(req.now)
+        methods = state.factors + (["access_pass"] if live_pass else [])
+        return {"next": "verify", "methods": methods, "trusted_device_allowed": trusted}
     decision: dict = {"next": "enroll", "methods": list(policy.methods), "trusted_device_allowed": trusted}
     grace_until = factors.grace_until(policy)
     if grace_until is not None and grace_until > req.now:

@@ -112,7 +112,32 @@ class SmsCode(Prover):
         return Proof(sms_hash=code_hash, sms_purpose=self.purpose, phone=bound)
 
 
+def access_pass_hash_of(req: Request, code: str) -> str:
+    return req.keyed_hash("access-pass", code)
+
+
+class AccessPassCode(Prover):
+    """The temporary access pass an admin issued, while it is live. With none live, any value is a failed
+    code, as a wrong one is: the answer never tells a used or expired pass from a wrong one."""
+
+    amr = "pass"
+    events = (events.ACCESS_PASS_USED,)
+
+    def match(self, attempt: Attempt, value: str) -> Proof | None:
+        issued = attempt.state.access_pass
+        code = codes.normalize_access_pass(value)
+        if code is None or issued is None or not issued.live(attempt.req.now):
+            return None
+        pass_hash = access_pass_hash_of(attempt.req, code)
+        return Proof(pass_hash=pass_hash) if hmac.compare_digest(pass_hash, issued.pass_hash) else None
+
+
 AUTHENTICATOR = AuthenticatorCode()
 RECOVERY_CODE = RecoveryCode()
 # What POST /v1/logon/verify's `method` names.
-AT_LOGON = {"authenticator": AUTHENTICATOR, "phone": SmsCode("logon"), "recovery_code": RECOVERY_CODE}
+AT_LOGON = {
+    "authenticator": AUTHENTICATOR,
+    "phone": SmsCode("logon"),
+    "recovery_code": RECOVERY_CODE,
+    "access_pass": AccessPassCode(),
+}

@@ -21,7 +21,7 @@ TOO_MANY_TODAY = "Too many SMS codes were sent to this number or by your organiz
 def add(req: Request, number: str) -> dict:
     state = req.load()
     factors.may_attach(req, "phone", state)
-    if state.phone is not None:
+    if state.phone is not None and not factors.attach_window(req, state):
         raise AlreadyAttached("A secure phone is already attached. Delete it before attaching another.")
     if not phone.is_e164(number):
         raise InvalidRequest("number must be in international format, like +8613800001234.")
@@ -34,13 +34,20 @@ def confirm(req: Request, code: str) -> dict:
         state = attempt.state
         factors.may_attach(req, "phone", state)
         logon_step = factors.is_logon_enroll_step(req, state)
+        replacing = factors.attach_window(req, state)
         pending = state.sms
         if pending is None or pending.purpose != "attach" or pending.number is None:
             raise NotFound("No phone is waiting to be confirmed. Add the number again.")
-        if state.phone is not None:
+        if state.phone is not None and not replacing:
             raise AlreadyAttached("A secure phone is already attached.")
         proof = ATTACHING.check(attempt, code)
-        attempt.commit(proof, Effects(attach_phone=pending.number, only_factor=logon_step), events.PHONE_ATTACHED)
+        effects = Effects(
+            attach_phone=pending.number,
+            only_factor=logon_step and not replacing,
+            replaces_phone=state.phone if replacing else None,
+            attach_window=replacing,
+        )
+        attempt.commit(proof, effects, events.PHONE_ATTACHED)
         result: dict = {"attached": True, "number": phone.mask(pending.number)}
         if logon_step:
             result["mfa_token"] = req.mfa_token("sms")
