@@ -303,12 +303,31 @@ def item_size(item: dict | None) -> int:
     return sum(len(name.encode()) + attribute_size(value) for name, value in (item or {}).items())
 
 
+def index_write(kind: str, request: dict, lookup) -> int:
+    """The UserList index's write unit for a write of an item the index holds, when it sets the index's keys or
+    the attributes projected into it (a write of other attributes costs the index nothing). A delete is seen
+    after the fact, when the item is gone: its index unit is not counted."""
+    from infra.resources import USER_LIST_INDEX
+
+    indexed = {k["AttributeName"] for k in USER_LIST_INDEX["KeySchema"]}
+    indexed |= set(USER_LIST_INDEX["Projection"]["NonKeyAttributes"])
+    item = request.get("Item") or lookup(request["Key"]) or {}
+    if "list_pk" not in item:
+        return 0
+    if kind in ("Put", "PutItem"):
+        return 1
+    expression = request.get("UpdateExpression", "")
+    written = {name for tag, name in request.get("ExpressionAttributeNames", {}).items() if tag in expression}
+    return 1 if written & indexed else 0
+
+
 def capacity(calls: list[AwsCall], lookup) -> dict:
     """Read and write request units the calls are billed on DynamoDB on-demand.
 
     Reads: 1 RRU per 4 KB read strongly consistent (0.5 eventually), summed over a Query's items.
     Writes: 1 WRU per 1 KB of the larger of the item before and after (here: after, or the Put), 2 per KB
-    in a transaction; a ConditionCheck is billed as a write. `lookup(key)` returns an item as stored now."""
+    in a transaction; a ConditionCheck is billed as a write; plus the index's unit (index_write). `lookup(key)`
+    returns an item as stored now."""
     rru = wru = 0.0
     for call in calls:
         if call.service != "dynamodb":
@@ -322,12 +341,12 @@ def capacity(calls: list[AwsCall], lookup) -> dict:
             rru += factor * max(1, math.ceil(total / 4096))
         elif op in ("PutItem", "UpdateItem", "DeleteItem"):
             size = item_size(p["Item"]) if op == "PutItem" else item_size(lookup(p["Key"]))
-            wru += max(1, math.ceil(size / 1024))
+            wru += max(1, math.ceil(size / 1024)) + index_write(op, p, lookup)
         elif op == "TransactWriteItems":
             for entry in p["TransactItems"]:
                 (kind, request), = entry.items()
                 size = item_size(request["Item"]) if kind == "Put" else item_size(lookup(request["Key"]))
-                wru += 2 * max(1, math.ceil(size / 1024))
+                wru += 2 * max(1, math.ceil(size / 1024)) + index_write(kind, request, lookup)
         elif op == "TransactGetItems":
             rru += 2 * len(p["TransactItems"])
     return {"rru": rru, "wru": wru}

@@ -132,6 +132,17 @@ def count_calls() -> dict:
         body = {"code": totp_code(uri, s.clock.now)}
         record("delete", s.call("DELETE", "/v1/authenticator", body, user=alice), 200)
 
+        # The tenant at a glance: the report (a Query per counter shard, one of the failing users) and a
+        # page of the user list (the index, then the page's items), whatever the tenant's size.
+        record("admin_report", s.call("GET", "/v1/admin/report?days=30", **ADMIN), 200)
+        record("admin_user_list", s.call("GET", "/v1/admin/users?limit=50", **ADMIN), 200)
+        issued = record("access_pass_issue", s.call("POST", "/v1/admin/users/carol%40example.com/access-pass",
+                                                    {"hours": 8}, **ADMIN), 201)
+        _enroll_and_confirm(s, "carol@example.com")
+        body = {"method": "access_pass", "code": issued.json["access_pass"]}
+        record("verify_access_pass", s.call("POST", "/v1/logon/verify", body, user="carol@example.com", scope=LOGON),
+               200)
+
         # The first verify in a new container: clients, policy and data key all loaded once.
         bob_uri = _enroll_and_confirm(s, bob)
         s.new_container()
