@@ -326,3 +326,13 @@ def test_an_attach_read_in_the_access_pass_window_is_refused_once_the_admin_dele
     held = Held(lambda: authenticator.confirm(req(LOGON, api), enrolled["enrollment_id"], code))
     assert admin.delete_access_pass(req(ADMIN, api), USER) == {"deleted": True}
     assert isinstance(held.finish(), Forbidden)  # read again: the window is closed, the old authenticator stays
+
+
+def test_a_users_first_two_writes_racing_count_the_user_once(api):
+    policy(api)
+    held = Held(lambda: authenticator.enroll(req(SETTINGS, api), None))
+    assert "enrollment_id" in authenticator.enroll(req(SETTINGS, api), "Second tab")
+    assert "enrollment_id" in held.finish()  # read again: listed meanwhile, so it adds no user
+    assert app_passwords.create(req(SETTINGS, api), "Thunderbird")["password"]
+    counts = report(api)
+    assert counts["users"] == 1 and counts["app_passwords"] == 1 and counts["enrolled"]["none"] == 1
