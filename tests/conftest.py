@@ -93,7 +93,8 @@ class Api:
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
         response = self.client.http.request(method, path, headers=sent, body=data)
         contract().check(method, path, sent, data, response.status_code, response.headers, response.body)
-        response.json = json.loads(response.body) if response.body else None
+        media = response.headers.get("Content-Type", "").split(";")[0]
+        response.json = json.loads(response.body) if response.body and media == "application/json" else None
         return response
 
     def token(self, user="alice@example.com", scope="mfa:settings", tenant="demo", **claims) -> str:

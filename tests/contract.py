@@ -132,7 +132,15 @@ class Contract:
                 problems += self.errors(header.get("schema", {}), headers[name.lower()], f"{where} header {name}")
             elif header.get("required"):
                 problems.append(f"{where} header {name}: required but missing")
-        documented = response.get("content", {}).get("application/json")
+        content = response.get("content", {})
+        media = (headers.get("content-type") or "").split(";")[0].strip().lower()
+        if media in content and not is_json(media):  # a documented non-JSON answer (text/csv): its text
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return [*problems, f"{where} body is not UTF-8: {e}"]
+            return problems + self.errors(content[media].get("schema", {}), text, f"{where} body")
+        documented = content.get("application/json")
         if documented is None:
             return problems + ([f"{where} body: sent, but none is documented"] if raw else [])
         if not is_json(headers.get("content-type")):
