@@ -18,6 +18,7 @@ from tests.helpers_browser import (
     PHONE,
     SCREENSHOTS_ENV,
     App,
+    attach_by_api,
     heading,
     log_on,
     new_page,
@@ -45,6 +46,7 @@ SETTINGS_SCREENS = {"settings", "attach", "attached", "recovery", "phone", "appp
 LOGON_SCREENS = {"logon_password", "logon", "logon_done", "devices", "logon_enroll"}
 ADMIN_SCREENS = {"admin"}
 OPENED_SCREENS = {"start", "problem", "handoff_refused"}
+ACCESS_PASS_SCREENS = {"admin", "logon", "logon_pass_attach"}
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +239,37 @@ def test_the_admin_screen_passes_axe_in_both_languages_and_at_360_px(audit, live
     assert audit.violations == [], "\n".join(audit.violations)
 
 
+def test_the_tenant_overview_and_a_temporary_access_pass_pass_axe(audit, live):
+    page, tenant = audit.page, "a11y-pass"
+    set_policy(live, tenant, two_factor="on", totp={"window": 2})
+    app = attach_by_api(live, "frank@example.com", tenant)
+    logon = make_token("frank@example.com", tenant, "mfa:logon")
+    for code in (app.code(), app.wrong_code()):  # a day with numbers in the chart
+        headers = {"Authorization": f"Bearer {logon}"}
+        requests.post(f"{live}/v1/logon/verify", json={"code": code}, headers=headers, timeout=10)
+    switch(page, "admin@example.com", tenant, "admin")
+    expect(page.locator("#days-chart")).to_be_visible()
+    page.get_by_text("Show the numbers").click()
+    audit.check("admin")
+    page.get_by_role("button", name="Issue temporary access pass to frank@example.com").click()
+    expect(page.get_by_label("Valid for (hours)")).to_be_focused()
+    audit.check("admin")
+    page.get_by_role("button", name="Issue pass").click()
+    access_pass = page.locator("#pass-value").inner_text()
+    audit.check("admin")
+
+    switch(page, "frank@example.com", tenant, "logon")
+    log_on(page)
+    page.get_by_role("button", name="Use a temporary access pass").click()
+    audit.check("logon")
+    page.get_by_label("Temporary access pass").fill(access_pass)
+    page.get_by_role("button", name="Verify").click()
+    expect(heading(page, "Attach a new authenticator")).to_be_visible()
+    audit.check("logon_pass_attach")
+    assert audit.screens == ACCESS_PASS_SCREENS
+    assert audit.violations == [], "\n".join(audit.violations)
+
+
 def test_the_screens_of_a_page_opened_by_the_mail_product_pass_axe(audit, live):
     page = audit.page
     opened = {
@@ -256,7 +289,7 @@ def test_the_screens_of_a_page_opened_by_the_mail_product_pass_axe(audit, live):
 
 def test_every_screen_of_the_page_is_in_one_of_the_walks(audit):
     screens = set(audit.page.evaluate("Object.keys(VIEWS)"))
-    walked = SETTINGS_SCREENS | LOGON_SCREENS | ADMIN_SCREENS | OPENED_SCREENS
+    walked = SETTINGS_SCREENS | LOGON_SCREENS | ADMIN_SCREENS | OPENED_SCREENS | ACCESS_PASS_SCREENS
     assert screens - walked - set(UNCHECKED) == set(), "a screen no axe walk reaches"
     assert walked | set(UNCHECKED) <= screens
 

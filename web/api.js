@@ -42,6 +42,27 @@ async function api(method, path, body) {
   return { data, headers: response.headers, status: response.status };
 }
 
+/** A text answer (`accept`, e.g. text/csv) with its headers; an error answers JSON as every other. */
+async function apiText(method, path, accept) {
+  const token = state.token;
+  const headers = { Accept: accept };
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  let response;
+  try {
+    response = await fetch(new URL(path, BASE), { method, headers, cache: "no-store", credentials: "omit" });
+  } catch (e) {
+    throw new ApiError("network");
+  }
+  const text = await response.text();
+  if (state.token !== token) throw new Stale();
+  if (!response.ok) {
+    let data = null;
+    try { data = JSON.parse(text); } catch (e) { data = null; }
+    throw new ApiError((data && data.error) || "unknown", data, response.status);
+  }
+  return { text, headers: response.headers, status: response.status };
+}
+
 function errorText(error) {
   if (!(error instanceof ApiError)) error = new ApiError("unknown");
   const body = error.body;

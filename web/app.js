@@ -21,6 +21,7 @@
      screens-phone.js           the secure phone
      screens-devices.js         trusted devices, third-party client security passwords
      screens-logon.js           logon verification, Method 1, the result handed back
+     screens-overview.js        the admin's tenant at a glance: report chart, user list, CSV, access passes
      screens-admin.js           the admin's policy, user lookup and audit trail
      devbar.js                  the local run's dev bar
      app.js                     the state, the router, start-up

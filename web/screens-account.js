@@ -240,7 +240,8 @@ function countDown() {
 }
 
 async function cancelAttach() {
-  if (state.v.method1) await startLogon();
+  if (state.v.method1 && afterPass) go("logon_pass_attach", afterPass);
+  else if (state.v.method1) await startLogon();
   else await openSettings();
 }
 
@@ -249,7 +250,7 @@ async function confirmAttach(el) {
   try {
     const result = (await api("POST", "v1/authenticator/confirm", { enrollment_id: state.v.enrollment.enrollment_id, code })).data;
     go("attached", {
-      codes: result.recovery_codes, mfaToken: result.mfa_token || null, method1: state.v.method1,
+      codes: result.recovery_codes, mfaToken: result.mfa_token || (state.v.method1 && afterPass ? afterPass.mfaToken : null), method1: state.v.method1,
       issuer: state.v.enrollment.issuer, unsaved: "leave.codes",
     });
   } catch (error) {

@@ -70,6 +70,8 @@ const ADMIN_VIEWS = {
       crumbs: ["crumb.admin", "admin.title"],
       body: h("div", null,
         h("h2", null, t("admin.title")),
+        overviewCard(),
+        usersCard(),
         h("div", { class: "card" }, h("h3", null, t("admin.policy", { tenant: state.claims.tenant || "" })), policyForm),
         h("div", { class: "card" },
           h("h3", null, t("admin.users")),
@@ -106,7 +108,8 @@ function userSummary(lookup) {
           button(t("button.cancel"), async () => { lookup.confirmReset = false; render({ keepInputs: true, focus: "#user-summary button" }); }, "secondary")))
       : h("div", { class: "buttons" },
         button(t("button.reset"), async () => { lookup.confirmReset = true; render({ keepInputs: true, focus: "#user-summary .warning button" }); }, "danger"),
-        locked ? button(t("button.unlock"), unlockUser, "secondary") : null));
+        locked ? button(t("button.unlock"), unlockUser, "secondary") : null),
+    accessPassPanel(lookup));
 }
 
 function auditTable(events) {
@@ -121,8 +124,8 @@ function auditTable(events) {
 }
 
 async function openAdmin() {
-  const policy = (await api("GET", "v1/policy")).data;
-  go("admin", { policy, lookup: null });
+  const [policy, report, list] = await Promise.all([api("GET", "v1/policy"), fetchReport(), fetchList("all", null, [])]);
+  go("admin", { policy: policy.data, ...report, list, lookup: null });
   state.v.drawn = saveInputs($("#policy-form"));
 }
 

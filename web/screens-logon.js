@@ -37,6 +37,12 @@ const LOGON_VIEWS = {
         parts.push(form("logon-form", verifyCode, codeField("logon-code", t("label.sms_code"), SMS_DIGITS), trust, verifyButton));
       }
       parts.push(h("div", { class: "buttons" }, button(v.sent ? t("button.send_again") : t("button.send_code"), sendLogonSms, v.sent ? "secondary" : null)));
+    } else if (mode === "access_pass") {
+      parts.push(h("p", null, t("logon.lead_pass")));
+      parts.push(form("logon-form", verifyCode, field("logon-pass", t("label.access_pass"), h("input", {
+        type: "text", name: "access_pass", class: "code pass", autocomplete: "off", autocapitalize: "none",
+        spellcheck: "false", maxlength: "30", "data-main": true,
+      }), t("hint.access_pass")), verifyButton));
     } else {
       parts.push(h("p", null, t("logon.lead_recovery")));
       parts.push(form("logon-form", verifyCode, recoveryField("logon-recovery"), trust, verifyButton));
@@ -49,6 +55,7 @@ const LOGON_VIEWS = {
     if (mode !== "authenticator" && v.methods.includes("authenticator")) alternatives.push(other("authenticator", "logon.use_authenticator"));
     if (mode !== "phone" && v.methods.includes("phone")) alternatives.push(other("phone", "logon.use_sms"));
     if (mode !== "recovery_code" && v.methods.includes("authenticator")) alternatives.push(other("recovery_code", "logon.use_recovery"));
+    if (mode !== "access_pass" && v.methods.includes("access_pass")) alternatives.push(other("access_pass", "logon.use_pass"));
     return {
       title: "logon.title",
       address: "/logon",
@@ -79,6 +86,21 @@ const LOGON_VIEWS = {
     };
   },
 
+  // After a logon with a temporary access pass (the phone was lost): attach a new authenticator now, or later
+  logon_pass_attach: () => ({
+    title: "pass.attach_title",
+    address: "/logon/pass",
+    crumbs: ["crumb.logon"],
+    body: h("div", null,
+      h("h2", null, t("pass.attach_title")),
+      h("div", { class: "card" },
+        h("p", null, t("pass.attach_lead")),
+        h("p", { class: "hint" }, t("pass.attach_window")),
+        h("div", { class: "buttons" },
+          button(t("pass.attach_now"), () => openAttach(true)),
+          button(t("pass.later"), async () => logonDone(state.v.mfaToken, { how: "done.pass" }), "secondary")))),
+  }),
+
   // The fragment named a receiver for the page's result (the logon result) that this deployment does not trust.
   handoff_refused: () => ({
     title: "handoff.refused_title",
@@ -91,7 +113,7 @@ const LOGON_VIEWS = {
   logon_done: () => {
     const v = state.v;
     const amr = (v.claims.amr || [])[0];
-    const how = v.how || { device: "done.device", none: "done.none", otp: "done.verified", sms: "done.verified", recovery: "done.verified" }[amr] || "done.verified";
+    const how = v.how || { device: "done.device", none: "done.none", otp: "done.verified", sms: "done.verified", recovery: "done.verified", pass: "done.pass" }[amr] || "done.verified";
     return {
       title: "done.title",
       address: "/logon/done",
@@ -118,7 +140,10 @@ const LOGON_VIEWS = {
 const LOGON_DIGITS = [6, 8];
 
 // A reload or Back on a logon screen starts the logon again: its result was handed over once.
-const LOGON_ROUTES = { "/logon": logonHome, "/logon/done": logonHome };
+const LOGON_ROUTES = { "/logon": logonHome, "/logon/done": logonHome, "/logon/pass": logonHome };
+
+// The logon result of a temporary access pass, while the user may attach a new authenticator (Method 1's screens).
+let afterPass = null;
 
 function logonHome() {
   return state.dev ? go("logon_password") : startLogon();
@@ -136,16 +161,22 @@ async function startLogon() {
   }
   if (deviceToken) store(deviceKey(), null); // it no longer counts (expired, revoked, or the policy changed)
   if (decision.next === "verify") {
-    return go("logon", { ...decision, mode: decision.methods[0] === "phone" ? "phone" : "authenticator" });
+    const first = decision.methods[0];
+    return go("logon", { ...decision, mode: first === "phone" || first === "access_pass" ? first : "authenticator" });
   }
   go("logon_enroll", decision);
 }
 
 async function verifyCode(el) {
   const mode = state.v.mode;
-  const code = mode === "recovery_code" ? recoveryValue(el, "logon-recovery") : codeValue(el, "logon-code");
+  const code = mode === "recovery_code" ? recoveryValue(el, "logon-recovery")
+    : mode === "access_pass" ? requiredValue(el, "logon-pass", t("error.enter_pass")) : codeValue(el, "logon-code");
   const trust = $("#logon-trust", el);
   const result = (await api("POST", "v1/logon/verify", { method: mode, code, trust_device: !!(trust && trust.checked) })).data;
+  if (mode === "access_pass") {
+    afterPass = { mfaToken: result.mfa_token };
+    return go("logon_pass_attach", afterPass);
+  }
   if (result.device_token) store(deviceKey(), result.device_token);
   logonDone(result.mfa_token, { deviceExpires: result.device_expires_at });
 }
@@ -172,6 +203,7 @@ function handoffAllowed(origin) {
 }
 
 function logonDone(mfaToken, extra) {
+  afterPass = null;
   const claims = decodeClaims(mfaToken);
   go("logon_done", { mfaToken, claims, ...extra });
   // The mail product that opened the page (frame or window) gets the result; it checks the token itself.
