@@ -4,9 +4,10 @@ import re
 
 import jwt
 import pytest
+from moto.sns.models import sns_backends
 
 from tests.conftest import attach, code_for
-from tests.helpers_admin import ALICE_PATH, LOGON, as_admin, events_of, lockout_policy, names, verify
+from tests.helpers_admin import ALICE_PATH, LOGON, as_admin, attach_phone, events_of, lockout_policy, names, verify
 from tests.test_api_notifications import topic_messages
 
 PASS = re.compile(r"^[0-9a-hjkmnp-tv-z]{4}(-[0-9a-hjkmnp-tv-z]{4}){3}$")
@@ -139,3 +140,22 @@ def test_a_tenants_first_access_pass_makes_its_data_key(api):
     that key, when nothing else of the tenant has used it yet (infra/iam-policy.json grants it)."""
     r = as_admin(api, "POST", "/v1/admin/users/dan%40example.com/access-pass", {}, tenant="fresh")
     assert r.status_code == 201, r.json
+
+
+def test_in_the_window_a_new_phone_replaces_the_lost_one(api):
+    lockout_policy(api)
+    attach_phone(api)  # the only factor: the SIM went with the phone
+    api.clock.advance(31)
+    assert with_pass(api, issue(api)["access_pass"]).status_code == 200
+    new_number = "+8613900005678"
+    r = api.as_user("POST", "/v1/phone", {"number": new_number}, scope=LOGON)
+    assert r.status_code == 202, r.json
+    number, text = list(sns_backends["123456789012"]["us-east-1"].sms_messages.values())[-1]
+    assert number == new_number
+    r = api.as_user("POST", "/v1/phone/confirm", {"code": re.search(r"\d{6}", text).group()}, scope=LOGON)
+    assert r.status_code == 200 and r.json["mfa_token"] and r.json["number"].endswith("5678"), r.json
+    factors = api.as_user("GET", "/v1/factors").json
+    assert factors["phone"]["number"].endswith("5678")
+    report = as_admin(api, "GET", "/v1/admin/report?days=1").json
+    assert report["enrolled"] == {"authenticator": 0, "phone": 1, "any": 1, "none": 0}  # replaced, not added
+    assert report["days"][-1]["attached"] == 2
