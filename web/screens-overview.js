@@ -66,11 +66,12 @@ function overviewCard() {
     daysChart(r.days));
 }
 
-/** The axis's top: four whole steps of 1, 2 or 5 times a power of ten, so every grid line is a whole number. */
+/** The axis's top: four whole steps of 1, 2, 3 or 5 times a power of ten, so every grid line is a whole number
+ * and the tallest bar fills most of the chart (a day of 10 gets an axis of 12, not 20). */
 function niceMax(value) {
   const wanted = Math.max(1, Math.ceil(value / 4));
   const power = 10 ** Math.floor(Math.log10(wanted));
-  return 4 * [1, 2, 5, 10].map((m) => m * power).find((m) => m >= wanted);
+  return 4 * [1, 2, 3, 5, 10].map((m) => m * power).find((m) => m >= wanted);
 }
 
 function daysChart(days) {
