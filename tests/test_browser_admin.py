@@ -102,7 +102,7 @@ def test_admin_turns_two_factor_on_and_a_user_without_a_factor_attaches_at_logon
     page.locator("#lang").select_option("zh-CN")
     expect(audit).to_contain_text("剩余尝试次数：0")
     page.locator("#lang").select_option("en")
-    page.get_by_role("button", name="Unlock").click()
+    page.get_by_role("button", name="Unlock", exact=True).click()
     expect(summary).to_contain_text("Not locked")
     expect(audit).to_contain_text("Unlocked")
 

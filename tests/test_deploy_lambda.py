@@ -168,7 +168,8 @@ def test_the_zips_serve_health_policy_enroll_confirm_verify_through_api_gateway_
     aws = {"endpoint_url": moto_server, "region_name": "us-east-1"}
     table = template["Resources"]["MfaTable"]["Properties"]
     boto3.client("dynamodb", **aws).create_table(
-        TableName="acme-mfa", **{k: table[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")}
+        TableName="acme-mfa",
+        **{k: table[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")},
     )
     secret = base64.b64encode(os.urandom(48)).decode()
     secrets = boto3.client("secretsmanager", **aws)

@@ -364,8 +364,10 @@ def test_twenty_sms_sends_at_once_with_a_days_limit_of_five_send_five(live, limi
     assert sms_counted(tenant, day_sk) == 5
 
 
-def test_twenty_users_attaching_and_logging_on_at_once_are_each_counted_once(live):
-    """The tenant's counters and totals (one shard is shared by several of the users) under real threads."""
+def test_users_attaching_and_logging_on_at_once_are_each_counted_once(live):
+    """The tenant's counters and totals (one shard is shared by several of the users) under real threads. Ten
+    users on 8 shards: moto's server answers one request at a time, so more would only test its queue."""
+    USERS = 10  # noqa: N806
 
     def attach_and_log_on(n):
         user = f"count-{n}@example.com"
@@ -380,20 +382,20 @@ def test_twenty_users_attaching_and_logging_on_at_once_are_each_counted_once(liv
         )
         return verified.status_code
 
-    barrier = threading.Barrier(THREADS)
+    barrier = threading.Barrier(USERS)
 
     def one(n):
         barrier.wait()
         return attach_and_log_on(n)
 
-    with ThreadPoolExecutor(THREADS) as pool:
-        assert list(pool.map(one, range(THREADS))) == [200] * THREADS
+    with ThreadPoolExecutor(USERS) as pool:
+        assert list(pool.map(one, range(USERS))) == [200] * USERS
     admin = make_token("admin@example.com", "counts", "mfa:admin")
     report = requests.get(f"{live}/v1/admin/report?days=2", headers={"Authorization": f"Bearer {admin}"}, timeout=30)
     counts = report.json()
-    assert counts["users"] == THREADS and counts["enrolled"]["any"] == THREADS, counts
-    assert sum(day["attached"] for day in counts["days"]) == THREADS, counts
-    assert sum(day["verified"] for day in counts["days"]) == THREADS, counts
+    assert counts["users"] == USERS and counts["enrolled"]["any"] == USERS, counts
+    assert sum(day["attached"] for day in counts["days"]) == USERS, counts
+    assert sum(day["verified"] for day in counts["days"]) == USERS, counts
 
 
 def test_one_access_pass_sent_by_twenty_threads_at_once_is_accepted_once(live):
