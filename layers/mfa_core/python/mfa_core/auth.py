@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import jwt
 
@@ -22,8 +22,7 @@ LEEWAY_SECONDS = 30  # clock skew between the mail platform and us
 MAX_SID_LENGTH = 256
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     tenant: str
     user: str  # the mailbox address, ASCII lower-cased
     scopes: frozenset[str]

@@ -1,12 +1,12 @@
-"""Deployment settings, read from the environment once and validated into a frozen dataclass."""
+"""Deployment settings, read from the environment once and validated into an immutable record."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 DEV_SECRET = "local-dev-secret-not-for-production"
 TENANT_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -20,8 +20,7 @@ class ConfigError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     table: str
     kms_key_id: str
     dev_mode: bool
@@ -98,7 +97,7 @@ class Settings:
         JSON {"current": key, "previous": key} while a rotation lets tokens of the old key still verify.
         ConfigError, naming what is wrong and never a key, for anything else."""
         current, previous = token_keys(value)
-        return replace(self, jwt_verify_key=current, jwt_previous_key=previous)
+        return self._replace(jwt_verify_key=current, jwt_previous_key=previous)
 
 
 def token_keys(value: str) -> tuple[str, str | None]:

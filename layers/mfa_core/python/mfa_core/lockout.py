@@ -5,15 +5,14 @@ streak doubles the wait (up to a day). A success, or a day without a failure, en
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .policy import LockoutSettings
 
 DAY = 86400
 
 
-@dataclass(frozen=True)
-class Lockout:
+class Lockout(NamedTuple):
     fails: int = 0  # failures in the current round (a round ends with a lock)
     level: int = 0  # locks earlier in this streak: the current lock lasts lock_seconds * 2**level
     last_fail_at: int = 0  # epoch seconds; 0 when there is no record

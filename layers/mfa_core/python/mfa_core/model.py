@@ -1,15 +1,15 @@
 """The domain's records: what a user has attached, what a request proved, and what accepting it
-changes. Plain frozen dataclasses: storage turns them into items, the use cases decide with them."""
+changes. Immutable records (NamedTuples: a frozen dataclass costs a Lambda cold start about ten times as
+much to define, docs/STYLE.md): storage turns them into items, the use cases decide with them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .lockout import Lockout
 
 
-@dataclass(frozen=True)
-class TotpKey:
+class TotpKey(NamedTuple):
     """A TOTP secret (sealed by crypto.Vault) and the parameters the app was given with it."""
 
     secret: bytes
@@ -18,8 +18,7 @@ class TotpKey:
     period: int
 
 
-@dataclass(frozen=True)
-class Enrollment:
+class Enrollment(NamedTuple):
     """A QR code shown and not yet confirmed."""
 
     enrollment_id: str
@@ -28,8 +27,7 @@ class Enrollment:
     expires_at: int
 
 
-@dataclass(frozen=True)
-class Authenticator:
+class Authenticator(NamedTuple):
     auth_id: str
     key: TotpKey
     label: str
@@ -37,14 +35,12 @@ class Authenticator:
     last_step: int  # the latest TOTP step accepted: a code of this step or earlier is a replay
 
 
-@dataclass(frozen=True)
-class Phone:
+class Phone(NamedTuple):
     number: str
     attached_at: int
 
 
-@dataclass(frozen=True)
-class Device:
+class Device(NamedTuple):
     device_id: str  # "<slot>-<random>": the slot it is stored in, so a delete by id needs no read
     token_hash: str
     label: str
@@ -59,8 +55,7 @@ class Device:
         return int(self.device_id.partition("-")[0])
 
 
-@dataclass(frozen=True)
-class SmsChallenge:
+class SmsChallenge(NamedTuple):
     """The last SMS code sent (None once used) and the send counters the limits read."""
 
     purpose: str | None
@@ -73,8 +68,7 @@ class SmsChallenge:
     purge_at: int
 
 
-@dataclass(frozen=True)
-class AccessPass:
+class AccessPass(NamedTuple):
     """A temporary access pass an admin issued (its keyed hash); once used, the window in which the logon
     it opened may attach a new factor."""
 
@@ -90,8 +84,7 @@ class AccessPass:
         return self.attach_until is not None and self.attach_until > now
 
 
-@dataclass(frozen=True)
-class Standing:
+class Standing(NamedTuple):
     """What one user adds to the tenant's running totals. `listed`: the user's MFA item is in the UserList
     index (a user is counted from the first write of it)."""
 
@@ -118,24 +111,21 @@ class Standing:
         return {name: delta for name, delta in changed.items() if delta}
 
 
-@dataclass(frozen=True)
-class AppPassword:
+class AppPassword(NamedTuple):
     password_id: str
     label: str
     created_at: int
     last_used_at: int | None
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     at: float
     event: str
     ip: str
-    detail: dict = field(default_factory=dict)
+    detail: dict
 
 
-@dataclass(frozen=True)
-class UserState:
+class UserState(NamedTuple):
     authenticator: Authenticator | None
     recovery: frozenset[str]  # keyed hashes of the unused recovery codes
     phone: Phone | None
@@ -162,16 +152,14 @@ class UserState:
         return [m for m, has in (("authenticator", self.authenticator), ("phone", self.phone)) if has is not None]
 
 
-@dataclass(frozen=True)
-class StoredPolicy:
+class StoredPolicy(NamedTuple):
     doc: dict
     version: int
     two_factor_since: int | None
     devices_revoked_at: int | None
 
 
-@dataclass(frozen=True)
-class Proof:
+class Proof(NamedTuple):
     """What a request proved, to be accepted once: a TOTP step later than any accepted one, an unused
     recovery code, the pending SMS code sent for `sms_purpose`, or a live temporary access pass. TOTP and
     recovery proofs are bound to the authenticator that was read (`auth_id`); an SMS proof to the phone it
@@ -187,8 +175,7 @@ class Proof:
     pass_hash: str | None = None
 
 
-@dataclass(frozen=True)
-class Effects:
+class Effects(NamedTuple):
     """What the same write changes once the proof is accepted."""
 
     attach: Authenticator | None = None  # attach this authenticator ...

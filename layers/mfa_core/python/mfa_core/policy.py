@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from typing import NamedTuple
 
 from . import phone
 from .errors import InvalidRequest
@@ -24,8 +24,7 @@ FIELD_ORDER = (
 )
 
 
-@dataclass(frozen=True)
-class TotpSettings:
+class TotpSettings(NamedTuple):
     issuer: str
     algorithm: str = "SHA1"
     digits: int = 6
@@ -33,14 +32,12 @@ class TotpSettings:
     window: int = 1
 
 
-@dataclass(frozen=True)
-class LockoutSettings:
+class LockoutSettings(NamedTuple):
     max_failures: int = 5
     lock_seconds: int = 900
 
 
-@dataclass(frozen=True)
-class SmsSettings:
+class SmsSettings(NamedTuple):
     """Where SMS may go and how many a day: SMS costs money per message, and an attacker who can make
     us send them (to numbers of their choosing, premium ones included) spends it."""
 
@@ -56,16 +53,15 @@ class SmsSettings:
         return cls(**doc | {"countries": tuple(doc.get("countries", ()))})
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     totp: TotpSettings
     two_factor: str = "off"
     methods: tuple[str, ...] = ("authenticator", "phone")
     trusted_device_days: int = 30
     app_passwords: bool = True
-    lockout: LockoutSettings = field(default_factory=LockoutSettings)
+    lockout: LockoutSettings = LockoutSettings()
     enroll_grace_days: int = 0
-    sms: SmsSettings = field(default_factory=SmsSettings)
+    sms: SmsSettings = SmsSettings()
     version: int = 0
     # When two_factor last went from off to on (epoch seconds); the enrollment grace period counts from it.
     two_factor_since: int | None = None
@@ -77,9 +73,12 @@ class Policy:
         return self.two_factor == "on"
 
     def to_dict(self) -> dict:
-        doc = asdict(self)
-        doc["methods"] = list(self.methods)
-        doc["sms"]["countries"] = list(self.sms.countries)
+        doc = self._asdict() | {
+            "methods": list(self.methods),
+            "totp": self.totp._asdict(),
+            "lockout": self.lockout._asdict(),
+            "sms": self.sms._asdict() | {"countries": list(self.sms.countries)},
+        }
         if self.two_factor_since is not None:
             doc["two_factor_since"] = iso(self.two_factor_since)
         return {name: doc[name] for name in FIELD_ORDER}
@@ -146,8 +145,7 @@ def validate(body: dict, current: Policy) -> tuple[Policy, int | None]:
     version = body.get("version")
     if version is not None and (not _is_int(version) or version < 0):
         raise InvalidRequest("version must be a non-negative integer")
-    policy = replace(
-        base,
+    policy = base._replace(
         two_factor=two_factor,
         methods=tuple(methods),
         trusted_device_days=_int(body, "trusted_device_days", 0, 365, 30),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -26,8 +26,7 @@ REFRESH_SECONDS = 300
 STAGES = ("current", "previous", "next")
 
 
-@dataclass(frozen=True)
-class SigningKey:
+class SigningKey(NamedTuple):
     private: ec.EllipticCurvePrivateKey
 
     @property
@@ -47,8 +46,7 @@ class SigningKey:
         ).decode()
 
 
-@dataclass(frozen=True)
-class KeyRing:
+class KeyRing(NamedTuple):
     current: SigningKey
     others: tuple[SigningKey, ...] = ()  # the previous and the next key: published, never signing
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import replace
 
 from .. import events as event_names
 from ..errors import AlreadyAttached, Conflict, LimitReached, NotFound, Unavailable, aws_unavailable
@@ -142,7 +141,7 @@ class Store:
         mfa = tx.update(key(pk, SK_MFA))
         if not replacing:
             mfa.condition("attribute_not_exists(#auth_id)")
-        guarantees.count_standing(tx, mfa, tenant, user, standing, replace(standing, listed=True))
+        guarantees.count_standing(tx, mfa, tenant, user, standing, standing._replace(listed=True))
         tx.put(codecs.enrollment_item(pk, pending, purge_at))
         tx.put(codecs.event_item(pk, event))
         cancelled = tx.run(self._db)
@@ -280,7 +279,7 @@ class Store:
         mfa = tx.update(key(pk, SK_MFA))
         guarantees.same_generation(mfa, device_gen)
         mfa.set("last_logon_at", n(now))
-        guarantees.count_standing(tx, mfa, tenant, user, standing, replace(standing, listed=True))
+        guarantees.count_standing(tx, mfa, tenant, user, standing, standing._replace(listed=True))
         guarantees.count_events(tx, tenant, user, {"verified": 1}, now)
         tx.put(codecs.event_item(pk, event))
         cancelled = tx.run(self._db)

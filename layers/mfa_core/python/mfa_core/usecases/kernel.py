@@ -5,9 +5,8 @@ accept the proof and its effects in one write, reading again when that write fin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, NoReturn, TypeVar
 
 from .. import events
 from ..auth import Caller, mfa_token
@@ -30,8 +29,7 @@ S = TypeVar("S")
 DECIDE_AGAIN_ROUNDS = 8
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """The request facts a use case records: when, from where, with what."""
 
     now: float
@@ -55,7 +53,8 @@ class AuditedStore:
         def logged(*args, **kwargs):
             result = method(*args, **kwargs)
             for value in (*args, *kwargs.values()):
-                for carried in value if isinstance(value, list | tuple) else (value,):
+                # Records are tuples too (NamedTuple): only a list or a plain tuple carries several.
+                for carried in value if type(value) in (list, tuple) else (value,):
                     if isinstance(carried, Event):
                         log_event(carried.event, self._tenant)
             return result
@@ -126,8 +125,7 @@ class Request:
         raise Unavailable()
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     """A code-taking use case on one read of the user."""
 
     req: Request

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from .. import events
 from ..errors import Conflict, Unavailable
@@ -79,7 +78,7 @@ def save(req: Request, body: dict) -> dict:
             if expected_version is not None:
                 raise
             continue
-        policy = replace(wanted, version=current.version + 1, two_factor_since=since, devices_revoked_at=revoked)
+        policy = wanted._replace(version=current.version + 1, two_factor_since=since, devices_revoked_at=revoked)
         policies.remember(req.tenant, policy)
         return policy.to_dict()
     raise Unavailable()
