@@ -316,6 +316,17 @@ def test_an_access_pass_logon_read_before_the_admin_deleted_the_pass_does_not_co
     assert fails_stored() == 1
 
 
+def test_an_access_pass_logon_read_before_another_logon_used_the_pass_does_not_complete(api):
+    policy(api)
+    attach(api)
+    issued = admin.issue_access_pass(req(ADMIN, api), USER, hours=8)
+    held = Held(lambda: logon.verify(req(LOGON, api), "access_pass", issued["access_pass"]))
+    assert logon.verify(req(LOGON, api), "access_pass", issued["access_pass"])["verified"] is True
+    refused = held.finish()
+    assert isinstance(refused, InvalidCode), refused  # read again: the pass is used; a failed code
+    assert fails_stored() == 1
+
+
 def test_an_attach_read_in_the_access_pass_window_is_refused_once_the_admin_deleted_the_pass(api):
     policy(api)
     attach(api)
