@@ -136,8 +136,10 @@ PEER_VENV := bench/.peer-venv
 PEER_STAMP := $(PEER_VENV)/.installed
 .PHONY: bench bench-peer
 
-bench: $(STAMP) $(NEEDS_DYNAMODB_LOCAL)
-	$(CHECK_DYNAMODB)$(if $(DYNAMODB),DYNAMODB=$(DYNAMODB) )$(BIN)/python -m bench.run $(BENCH_ARGS)
+# The cold starts run on CPython 3.13, the deployed functions' runtime (.venv313, as `make test-py313` makes it).
+bench: $(STAMP) $(STAMP313) $(NEEDS_DYNAMODB_LOCAL)
+	$(CHECK_DYNAMODB)$(if $(DYNAMODB),DYNAMODB=$(DYNAMODB) )$(BIN)/python -m bench.run \
+		--cold-python $(VENV313)/bin/python $(BENCH_ARGS)
 
 # privacyIDEA in a venv of its own: its pins must not touch ours.
 $(PEER_STAMP):

@@ -29,9 +29,9 @@ def machine(load_start: list[float]) -> dict:
     }
 
 
-def cold_start(runs: int) -> dict:
+def cold_start(runs: int, python: str) -> dict:
     done = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
-        [sys.executable, "-m", "bench.coldstart", "--runs", str(runs)],
+        [sys.executable, "-m", "bench.coldstart", "--runs", str(runs), "--python", python],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -47,6 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300, help="timed requests per operation")
     parser.add_argument("--cold-runs", type=int, default=7)
+    parser.add_argument("--cold-python", default=sys.executable,
+                        help="the interpreter of the cold starts: Lambda's is CPython 3.13 (make bench passes .venv313's)")
     parser.add_argument("--skip-package", action="store_true")
     args = parser.parse_args()
     from infra.local import dynamodb_engine
@@ -61,7 +63,7 @@ def main() -> None:
 
     # Cold start first: fresh interpreters, least disturbed by this process's own garbage.
     step(f"cold start ({args.cold_runs} fresh interpreters)")
-    cold = cold_start(args.cold_runs)
+    cold = cold_start(args.cold_runs, args.cold_python)
     step("cloud calls per operation")
     counted = inprocess.count_calls()
     step(f"latency ({args.requests} requests per operation)")
@@ -90,8 +92,8 @@ def main() -> None:
             "logon_with_device_dynamodb_le_3": None
             if counted["calls"]["logon_with_device"] is None
             else counted["calls"]["logon_with_device"]["dynamodb"] <= 3,
-            "own_import_le_100_ms": cold["import_own"] <= 100,
-            "own_import_cpu_le_100_ms": cold.get("cpu", {}).get("import_own", 999) <= 100,
+            "own_import_le_60_ms": cold["targets_met"]["import_own"],
+            "first_verify_own_le_150_ms": cold["targets_met"]["first_verify_own"],
             "no_enroll_only_modules_on_verify_path": not cold["enroll_only_modules_loaded"],
         },
     }
