@@ -123,6 +123,11 @@ def test_the_admin_reads_the_report_unlocks_from_the_list_and_issues_an_access_p
     expect(page.locator("#pass-issued")).to_contain_text("It is shown only now")
     expect(page.locator("#pass-issued")).to_contain_text("within 15 minutes")
     both_languages_and_sizes(page, "admin-access-pass")
+    # Read aloud or typed from the screen: on a 360 px phone the pass stays on one line.
+    page.set_viewport_size(PHONE)
+    lines = value.evaluate("e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)")
+    assert lines < 2, f"the pass takes {lines:.1f} lines at 360 px"
+    page.set_viewport_size(DESKTOP)
     page.get_by_role("button", name="Done").click()
     expect(page.locator("#pass-value")).to_have_count(0)  # shown once
 
