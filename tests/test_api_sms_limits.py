@@ -80,6 +80,7 @@ def test_attaching_a_number_outside_the_allowed_countries_is_forbidden_and_sends
     r = add_phone(api, US_NUMBER)
     assert r.status_code == 403 and r.json["error"] == "forbidden", r.json
     assert r.json["message"] == "SMS to country code +1 is not allowed for this organization."
+    assert r.json["calling_code"] == "+1"
     assert sent_to(US_NUMBER) == 0
     assert counted(sms_day_sk(TODAY)) is None  # nothing counted either
     assert add_phone(api, "+85291234567").status_code == 202
@@ -95,6 +96,7 @@ def test_a_phone_whose_country_was_taken_off_the_list_gets_no_logon_or_delete_sm
         r = api.as_user("POST", path, {}, scope=scope)
         assert r.status_code == 403 and r.json["error"] == "forbidden", (path, r.json)
         assert r.json["message"] == "SMS to country code +86 is not allowed for this organization."
+        assert r.json["calling_code"] == "+86"
     _, sent = last_sms()
     assert sent == 1  # the attach code only
     # The logon needs another factor; the phone can still be deleted with the authenticator.

@@ -48,7 +48,15 @@ def test_secure_phone_sms_logon_and_security_passwords_on_a_360_px_screen(phone_
     page.locator("#lang").select_option("zh-CN")
     page.get_by_role("button", name="发送验证码").click()
     expect(error).to_have_text("请按国际格式输入号码：+ 加国家代码，再加号码，例如 +86 138 0000 1234。")
+    # A country the organization sends no SMS to: said with its code, in the page's language too.
+    set_policy(live, tenant, two_factor="on", sms={"countries": ["+86", "+852"]})
+    page.get_by_label("手机号码").fill("+1 202 555 0143")
+    page.get_by_role("button", name="发送验证码").click()
+    expect(error).to_have_text("您的组织不向国家代码为 +1 的号码发送短信。请使用其他国家的号码，或使用身份验证器应用。")
     page.locator("#lang").select_option("en")
+    page.get_by_role("button", name="Send code").click()
+    expect(error).to_have_text("Your organization does not send SMS to numbers with the country code +1. "
+                               "Use a number of another country, or an authenticator app.")
     page.get_by_label("Mobile number").fill("+86 138 0000 5678")
     page.get_by_role("button", name="Send code").click()
     expect(page.get_by_text("A verification code was sent to +86*******5678")).to_be_visible()

@@ -72,6 +72,7 @@ function errorText(error) {
   if (text === key) text = t("error.unknown"); // an error code this page does not know
   // The API says what is wrong with the request: more use than "not valid", if only in English.
   if (error.code === "invalid_request" && typeof body.message === "string") text = t("error.invalid_request.said", { message: body.message });
+  if (error.code === "forbidden" && typeof body.calling_code === "string") text = t("error.sms_country", { code: body.calling_code });
   if (error.code === "invalid_code" && typeof body.attempts_left === "number") {
     text = sentences(text, body.attempts_left === 0 ? t("error.attempts_none") : tn("error.attempts_left", body.attempts_left));
   }

@@ -321,6 +321,7 @@ window.MFA_STRINGS.en = {
   "error.attempts_none": "No attempts left: verification is locked for a while.",
   "error.unauthorized": "Your sign-in has expired.",
   "error.forbidden": "You are not allowed to do this.",
+  "error.sms_country": "Your organization does not send SMS to numbers with the country code {code}. Use a number of another country, or an authenticator app.",
   "error.not_found": "Not found.",
   "error.method_not_allowed": "This method is not allowed here.",
   "error.already_attached": "An authenticator is already attached. Delete it before attaching another.",

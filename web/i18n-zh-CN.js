@@ -316,6 +316,7 @@ window.MFA_STRINGS["zh-CN"] = {
   "error.attempts_none": "尝试次数已用完，验证已被暂时锁定。",
   "error.unauthorized": "登录状态已过期。",
   "error.forbidden": "您无权执行此操作。",
+  "error.sms_country": "您的组织不向国家代码为 {code} 的号码发送短信。请使用其他国家的号码，或使用身份验证器应用。",
   "error.not_found": "未找到。",
   "error.method_not_allowed": "不允许此操作。",
   "error.already_attached": "已绑定身份验证器。请先删除，再绑定新的。",

@@ -52,6 +52,18 @@ class Forbidden(MfaError):
     message = "You are not allowed to do this."
 
 
+class SmsCountryRefused(Forbidden):
+    """SMS to this country calling code is off the tenant's list (policy `sms.countries`). The code is in
+    the body too, so a page can say it in the user's language."""
+
+    def __init__(self, calling_code: str) -> None:
+        super().__init__(f"SMS to country code {calling_code} is not allowed for this organization.")
+        self.calling_code = calling_code
+
+    def extra(self) -> dict:
+        return {"calling_code": self.calling_code}
+
+
 class NotFound(MfaError):
     error = "not_found"
     status = 404

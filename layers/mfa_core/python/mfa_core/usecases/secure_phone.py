@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .. import codes, events, phone
-from ..errors import AlreadyAttached, Forbidden, InvalidRequest, NotFound, RateLimited
+from ..errors import AlreadyAttached, InvalidRequest, NotFound, RateLimited, SmsCountryRefused
 from ..limits import SMS_MIN_GAP_SECONDS, SMS_PER_DAY, SMS_SECONDS, sms_wait, until_next_day
 from ..lockout import DAY
 from ..model import Effects, SmsChallenge, UserState
@@ -82,7 +82,7 @@ def _send(req: Request, state: UserState, purpose: str, number: str) -> int:
     rules = req.policy.sms
     if not rules.allows(number):
         # Also for a phone attached before its country was taken off the list: the logon needs another factor.
-        raise Forbidden(f"SMS to country code {phone.calling_code(number)} is not allowed for this organization.")
+        raise SmsCountryRefused(phone.calling_code(number))
     code = codes.new_sms_code()
     now = int(req.now)
     # The record of this send; its day and day count are the write's to set (guarantees.send_sms).
