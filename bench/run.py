@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="timed requests per operation")
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--cold-python", default=sys.executable,
-                        help="the interpreter of the cold starts: Lambda's is CPython 3.13 (make bench passes .venv313's)")
+                        help="the cold starts' interpreter: Lambda runs CPython 3.13 (make bench passes .venv313's)")
     parser.add_argument("--skip-package", action="store_true")
     args = parser.parse_args()
     from infra.local import dynamodb_engine
