@@ -148,6 +148,39 @@ def test_a_right_code_that_loses_its_write_to_an_admin_reset_is_not_counted_as_a
     assert fails_stored() == 0
 
 
+# --- single use --------------------------------------------------------------------------------------
+
+
+def test_a_code_held_after_its_read_while_the_same_code_logs_on_is_a_counted_replay(api):
+    att = attach(api)
+    code = next_code(api, att)
+    held = Held(lambda: logon.verify(req(LOGON, api), "authenticator", code))
+    assert logon.verify(req(LOGON, api), "authenticator", code)["verified"] is True
+    replay = held.finish()
+    assert isinstance(replay, InvalidCode), replay  # read again: its step is used now
+    assert fails_stored() == 1
+
+
+def test_a_recovery_code_held_after_its_read_while_it_logs_on_elsewhere_is_refused(api):
+    att = attach(api)
+    recovery = att["recovery_codes"][0]
+    held = Held(lambda: logon.verify(req(LOGON, api), "recovery_code", recovery))
+    assert logon.verify(req(LOGON, api), "recovery_code", recovery)["verified"] is True
+    assert isinstance(held.finish(), InvalidCode)
+    assert fails_stored() == 1
+
+
+def test_an_sms_code_held_after_its_read_while_it_logs_on_elsewhere_is_refused(api):
+    attach(api)
+    with_phone(api)
+    secure_phone.send_code(req(LOGON, api), purpose="logon")
+    sms_code = last_sms_code()
+    held = Held(lambda: logon.verify(req(LOGON, api), "phone", sms_code))
+    assert logon.verify(req(LOGON, api), "phone", sms_code)["verified"] is True
+    assert isinstance(held.finish(), InvalidCode)
+    assert fails_stored() == 1
+
+
 # --- revocations win over logons in flight ---------------------------------------------------------
 
 
