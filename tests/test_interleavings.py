@@ -244,6 +244,15 @@ def test_app_password_checks_cannot_pass_the_throttle_while_one_is_held(api):
     assert isinstance(held.finish(), RateLimited)
 
 
+def test_a_right_app_password_held_before_its_write_while_ten_wrong_ones_throttle_is_refused(api):
+    password = app_passwords.create(req(SETTINGS, api), "Thunderbird")["password"]
+    # Held before its one write: the throttle it must respect is filled meanwhile.
+    held = Held(lambda: app_passwords.check(req(GATEWAY, api), USER, password), "TransactWriteItems", when="before")
+    for _ in range(10):
+        assert app_passwords.check(req(GATEWAY, api), USER, "wrong") == {"valid": False}
+    assert isinstance(held.finish(), RateLimited)
+
+
 def test_an_app_password_created_while_another_create_was_held_keeps_the_limit_of_forty(api):
     for n in range(39):
         app_passwords.create(req(SETTINGS, api), f"client {n}")
