@@ -15,8 +15,18 @@ from moto.sns.models import sns_backends
 
 from mfa_core import runtime
 from mfa_core.auth import Caller
-from mfa_core.errors import Forbidden, InvalidCode, LimitReached, Locked, MfaError, NotFound, RateLimited, Unavailable
-from mfa_core.usecases import admin, app_passwords, authenticator, devices, logon, overview, secure_phone
+from mfa_core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidCode,
+    LimitReached,
+    Locked,
+    MfaError,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
+from mfa_core.usecases import admin, app_passwords, authenticator, devices, logon, overview, policies, secure_phone
 from mfa_core.usecases.kernel import Context, Request
 from tests.conftest import attach, code_for
 
@@ -146,6 +156,32 @@ def test_a_right_code_that_loses_its_write_to_an_admin_reset_is_not_counted_as_a
     assert admin.reset(req(ADMIN, api), USER) == {"reset": True}
     assert isinstance(held.finish(), NotFound)  # read again: no authenticator any more
     assert fails_stored() == 0
+
+
+# --- the tenant's policy ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("saved_before", [False, True], ids=["first save", "over a saved one"])
+def test_a_policy_save_of_a_version_held_after_its_read_while_another_saves_it_is_a_conflict(api, saved_before):
+    if saved_before:  # the first save of a tenant's policy has a condition of its own
+        policy(api)
+    version = policies.read(req(ADMIN, api))["version"]
+    held = Held(lambda: policies.save(req(ADMIN, api), {"two_factor": "on", "version": version}), "GetItem")
+    assert policies.save(req(ADMIN, api), {"trusted_device_days": 7, "version": version})["version"] == version + 1
+    assert isinstance(held.finish(), Conflict)  # its version is not the stored one any more
+    stored = policies.read(req(ADMIN, api))
+    assert (stored["version"], stored["two_factor"], stored["trusted_device_days"]) == (version + 1, "off", 7), stored
+
+
+@pytest.mark.parametrize("saved_before", [False, True], ids=["first save", "over a saved one"])
+def test_a_policy_save_without_a_version_held_while_another_saves_is_saved_on_top_of_it(api, saved_before):
+    if saved_before:  # the first save of a tenant's policy has a condition of its own
+        policy(api)
+    version = policies.read(req(ADMIN, api))["version"]
+    held = Held(lambda: policies.save(req(ADMIN, api), {"two_factor": "on"}), "GetItem")
+    assert policies.save(req(ADMIN, api), {"trusted_device_days": 7})["version"] == version + 1
+    assert held.finish()["version"] == version + 2  # read again and saved over the newer one, never beside it
+    assert policies.read(req(ADMIN, api))["version"] == version + 2
 
 
 # --- single use --------------------------------------------------------------------------------------
