@@ -187,34 +187,31 @@ def test_a_policy_save_without_a_version_held_while_another_saves_is_saved_on_to
 # --- single use --------------------------------------------------------------------------------------
 
 
+def used_meanwhile_is_refused(api, method: str, code: str) -> None:
+    """A logon with `code` held after its read while the same code logs on: read again, the code is used, so
+    the held logon is refused and counted as a failed code."""
+    held = Held(lambda: logon.verify(req(LOGON, api), method, code))
+    assert logon.verify(req(LOGON, api), method, code)["verified"] is True
+    refused = held.finish()
+    assert isinstance(refused, InvalidCode), refused
+    assert fails_stored() == 1
+
+
 def test_a_code_held_after_its_read_while_the_same_code_logs_on_is_a_counted_replay(api):
     att = attach(api)
-    code = next_code(api, att)
-    held = Held(lambda: logon.verify(req(LOGON, api), "authenticator", code))
-    assert logon.verify(req(LOGON, api), "authenticator", code)["verified"] is True
-    replay = held.finish()
-    assert isinstance(replay, InvalidCode), replay  # read again: its step is used now
-    assert fails_stored() == 1
+    used_meanwhile_is_refused(api, "authenticator", next_code(api, att))  # its step is used now
 
 
 def test_a_recovery_code_held_after_its_read_while_it_logs_on_elsewhere_is_refused(api):
     att = attach(api)
-    recovery = att["recovery_codes"][0]
-    held = Held(lambda: logon.verify(req(LOGON, api), "recovery_code", recovery))
-    assert logon.verify(req(LOGON, api), "recovery_code", recovery)["verified"] is True
-    assert isinstance(held.finish(), InvalidCode)
-    assert fails_stored() == 1
+    used_meanwhile_is_refused(api, "recovery_code", att["recovery_codes"][0])
 
 
 def test_an_sms_code_held_after_its_read_while_it_logs_on_elsewhere_is_refused(api):
     attach(api)
     with_phone(api)
     secure_phone.send_code(req(LOGON, api), purpose="logon")
-    sms_code = last_sms_code()
-    held = Held(lambda: logon.verify(req(LOGON, api), "phone", sms_code))
-    assert logon.verify(req(LOGON, api), "phone", sms_code)["verified"] is True
-    assert isinstance(held.finish(), InvalidCode)
-    assert fails_stored() == 1
+    used_meanwhile_is_refused(api, "phone", last_sms_code())
 
 
 # --- revocations win over logons in flight ---------------------------------------------------------
@@ -398,11 +395,7 @@ def test_an_access_pass_logon_read_before_another_logon_used_the_pass_does_not_c
     policy(api)
     attach(api)
     issued = admin.issue_access_pass(req(ADMIN, api), USER, hours=8)
-    held = Held(lambda: logon.verify(req(LOGON, api), "access_pass", issued["access_pass"]))
-    assert logon.verify(req(LOGON, api), "access_pass", issued["access_pass"])["verified"] is True
-    refused = held.finish()
-    assert isinstance(refused, InvalidCode), refused  # read again: the pass is used; a failed code
-    assert fails_stored() == 1
+    used_meanwhile_is_refused(api, "access_pass", issued["access_pass"])
 
 
 def test_an_attach_read_in_the_access_pass_window_is_refused_once_the_admin_deleted_the_pass(api):
