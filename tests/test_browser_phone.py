@@ -53,10 +53,12 @@ def test_secure_phone_sms_logon_and_security_passwords_on_a_360_px_screen(phone_
     page.get_by_label("手机号码").fill("+1 202 555 0143")
     page.get_by_role("button", name="发送验证码").click()
     expect(error).to_have_text("您的组织不向国家代码为 +1 的号码发送短信。请使用其他国家的号码，或使用身份验证器应用。")
+    shot(page, "phone-country-refused-360-zh-CN")
     page.locator("#lang").select_option("en")
     page.get_by_role("button", name="Send code").click()
     expect(error).to_have_text("Your organization does not send SMS to numbers with the country code +1. "
                                "Use a number of another country, or an authenticator app.")
+    shot(page, "phone-country-refused-360")
     page.get_by_label("Mobile number").fill("+86 138 0000 5678")
     page.get_by_role("button", name="Send code").click()
     expect(page.get_by_text("A verification code was sent to +86*******5678")).to_be_visible()
